@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace FastPT.Cli;
+
+/// <summary>The list of `fastpt` subcommands, in the order `--help` shows them.</summary>
+internal static class CommandRegistry
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}
