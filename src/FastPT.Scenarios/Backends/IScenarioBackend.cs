@@ -1,0 +1,80 @@
+namespace FastPT.Scenarios.Backends;
+
+/// <summary>
+/// One side of the differential check: the engine (FastPT's own tables) or the live kernel.
+/// The runner validates every statement before it calls a backend, so a backend only
+/// sees well-formed requests on regions that exist; page numbers are region-relative.
+/// </summary>
+public interface IScenarioBackend : IDisposable
+{
+    /// <summary>Called once, before any region: the script-wide userfaultfd features.</summary>
+    void Open(UffdFeatures features);
+
+    void CreateRegion(RegionSpec region);
+
+    /// <summary>
+    /// Loads (write=false) or stores one byte in the page. A write-protect fault is resolved
+    /// inside the backend (unprotect that one page, as a userfaultfd server would) and the
+    /// access retried; the result says it happened. A segv leaves the access undone.
+    /// </summary>
+    AccessOutcome Access(string region, long page, bool write);
+
+    /// <summary>madvise(MADV_DONTNEED).</summary>
+    void Zap(string region, long first, long count);
+
+    /// <summary>UFFDIO_WRITEPROTECT with mode WP (protect=true) or mode 0.</summary>
+    void WriteProtect(string region, long first, long count, bool protect);
+
+    /// <summary>mprotect.</summary>
+    void Protect(string region, long first, long count, Protection protection);
+
+    /// <summary>UFFDIO_UNREGISTER over the whole region (no-op when not registered).</summary>
+    void Unregister(string region);
+
+    /// <summary>The raw 64-bit /proc/self/pagemap entry of each page, in order.</summary>
+    void Pagemap(string region, long first, long count, Span<ulong> entries);
+
+    /// <summary>PAGEMAP_SCAN over the pages; returns the regions as the ioctl returns them.</summary>
+    IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request);
+}
+
+/// <summary>Script-wide userfaultfd features (a property of the one userfaultfd).</summary>
+public readonly record struct UffdFeatures(bool WpUnpopulated, bool WpAsync);
+
+public enum RegionKind { File, Anon }
+
+/// <summary>A region statement. WpUnpopulated/WpAsync are script-wide, see <see cref="UffdFeatures"/>.</summary>
+public sealed record RegionSpec(string Name, RegionKind Kind, long Pages, bool Wp, bool Thp);
+
+public enum AccessOutcome { Completed, WpFault, Segv }
+
+public enum Protection { None, Read, ReadWrite }
+
+/// <summary>PAGEMAP_SCAN category bits, in the ioctl's bit order.</summary>
+[Flags]
+public enum ScanCategories : ulong
+{
+    None = 0,
+    WpAllowed = 1 << 0,
+    Written = 1 << 1,
+    File = 1 << 2,
+    Present = 1 << 3,
+    Swapped = 1 << 4,
+    PfnZero = 1 << 5,
+    Huge = 1 << 6,
+    SoftDirty = 1 << 7,
+    Guard = 1 << 8,
+    All = (1 << 9) - 1,
+}
+
+/// <summary>The ioctl's filters. MaxPages 0 means unlimited.</summary>
+public readonly record struct ScanRequest(
+    bool WriteProtectMatching,
+    ScanCategories Mask,
+    ScanCategories AnyOf,
+    ScanCategories Inverted,
+    ScanCategories Return,
+    long MaxPages);
+
+/// <summary>One output region: pages First..Last inclusive, region-relative.</summary>
+public readonly record struct ScanRun(long First, long Last, ScanCategories Categories);
