@@ -1,0 +1,102 @@
+using FastPT.Diagnostics;
+using FastPT.Traces.Operations;
+using Microsoft.Diagnostics.Tracing;
+
+namespace FastPT.Traces.Nettrace;
+
+/// <summary>
+/// Streams the FastPT events of a .nettrace (TraceEvent's EventPipeEventSource) as operations.
+/// Other providers' events are ignored; a file that is not an EventPipe trace, or is cut short,
+/// raises <see cref="TraceFormatException"/> naming the file.
+/// </summary>
+public static class NettraceReader
+{
+    /// <summary>Calls <paramref name="onOperation"/> for every FastPT operation event, in order.</summary>
+    public static TraceReadSummary Read(string path, Action<TraceOperation> onOperation)
+    {
+        if (!File.Exists(path))
+            throw new TraceFormatException($"{path}: no such trace file.");
+        long length = new FileInfo(path).Length;
+        if (length < 32)
+            throw new TraceFormatException($"{path}: {length} bytes is too short for a .nettrace file (EventPipe 'Nettrace' header missing); re-record it with `fastpt record`.");
+
+        TraceInfo? info = null;
+        long events = 0, other = 0;
+        EventPipeEventSource source;
+        try
+        {
+            source = new EventPipeEventSource(path);
+        }
+        catch (Exception e)
+        {
+            throw new TraceFormatException($"{path}: not a readable .nettrace (EventPipe) file: {e.Message}", e);
+        }
+        using (source)
+        {
+            source.Dynamic.All += e =>
+            {
+                if (e.ProviderName != FastPTEventSource.SourceName)
+                {
+                    other++;
+                    return;
+                }
+                events++;
+                if ((int)e.ID == FastPTEventSource.EventIds.TraceInfo)
+                {
+                    info = new TraceInfo((string)e.PayloadValue(0), (string)e.PayloadValue(1), (long)e.PayloadValue(2), (long)e.PayloadValue(3));
+                    return;
+                }
+                if (ToOperation(e) is { } op)
+                    onOperation(op);
+            };
+            try
+            {
+                source.Process();
+            }
+            catch (Exception e) when (e is not TraceFormatException)
+            {
+                throw new TraceFormatException($"{path}: the trace is corrupt or truncated after {events} FastPT events: {e.Message}", e);
+            }
+            if (source.EventsLost > 0)
+                throw new TraceFormatException($"{path}: EventPipe reports {source.EventsLost} lost events; the trace is incomplete and would not replay faithfully.");
+        }
+        if (events == 0 && other == 0 && length > 4096)
+            throw new TraceFormatException($"{path}: no events could be read from {length} bytes; the file is corrupt or truncated.");
+        return new TraceReadSummary(events, other, info);
+    }
+
+    /// <summary>Reads a whole trace into memory (tests, small traces).</summary>
+    public static (List<TraceOperation> Operations, TraceReadSummary Summary) ReadAll(string path)
+    {
+        var ops = new List<TraceOperation>();
+        TraceReadSummary s = Read(path, ops.Add);
+        return (ops, s);
+    }
+
+    private static TraceOperation? ToOperation(TraceEvent e)
+    {
+        int space = (int)e.PayloadValue(0);
+        switch ((int)e.ID)
+        {
+            case FastPTEventSource.EventIds.SpaceCreated: return TraceOperation.SpaceCreated(space, (int)e.PayloadValue(1));
+            case FastPTEventSource.EventIds.SpaceDisposed: return TraceOperation.SpaceDisposed(space);
+            case FastPTEventSource.EventIds.Access:
+                return TraceOperation.Access(space, (ulong)e.PayloadValue(1), (int)e.PayloadValue(2) != 0);
+        }
+        ulong start = (ulong)e.PayloadValue(1), len = (ulong)e.PayloadValue(2);
+        return (int)e.ID switch
+        {
+            FastPTEventSource.EventIds.MapRegion => TraceOperation.Map(space, start, len, (TraceRegionKind)(int)e.PayloadValue(3), (TraceProtection)(int)e.PayloadValue(4)),
+            FastPTEventSource.EventIds.Unmap => TraceOperation.Unmap(space, start, len),
+            FastPTEventSource.EventIds.Protect => TraceOperation.Protect(space, start, len, (TraceProtection)(int)e.PayloadValue(3)),
+            FastPTEventSource.EventIds.Zap => TraceOperation.Zap(space, start, len),
+            FastPTEventSource.EventIds.RegisterWp => TraceOperation.RegisterWp(space, start, len, (int)e.PayloadValue(3)),
+            FastPTEventSource.EventIds.WriteProtect => TraceOperation.WriteProtect(space, start, len, (int)e.PayloadValue(3) != 0),
+            FastPTEventSource.EventIds.Unregister => TraceOperation.Unregister(space, start, len),
+            _ => null,
+        };
+    }
+}
+
+/// <summary>What a read saw: FastPT events (operations + metadata), other providers' events, and the TraceInfo if any.</summary>
+public sealed record TraceReadSummary(long FastPTEvents, long OtherEvents, TraceInfo? Info);
