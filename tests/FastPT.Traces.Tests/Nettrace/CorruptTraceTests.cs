@@ -1,0 +1,68 @@
+using FastPT.Traces.Nettrace;
+
+namespace FastPT.Traces.Tests.Nettrace;
+
+[Collection(EventPipeCollection.Name)]
+public class CorruptTraceTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastpt-corrupt-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Good()
+    {
+        string path = Path.Combine(_dir, "good.nettrace");
+        NettraceWriter.Record(path, () => NettraceWriter.Emit(NettraceRoundTripTests.Sample(20000, seed: 2)));
+        return path;
+    }
+
+    [Fact]
+    public void A_missing_file_is_named()
+    {
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(Path.Combine(_dir, "nope.nettrace")));
+        Assert.Contains("no such trace file", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_nettrace_is_a_clear_error()
+    {
+        string path = Path.Combine(_dir, "text.nettrace");
+        File.WriteAllText(path, string.Concat(Enumerable.Repeat("this is a perf script text, not a nettrace\n", 200)));
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_file_is_a_clear_error()
+    {
+        string path = Path.Combine(_dir, "empty.nettrace");
+        File.WriteAllBytes(path, []);
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.Contains("too short", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.9)]
+    [InlineData(0.05)]
+    public void A_truncated_trace_is_a_clear_error(double keep)
+    {
+        byte[] bytes = File.ReadAllBytes(Good());
+        string path = Path.Combine(_dir, "cut.nettrace");
+        File.WriteAllBytes(path, bytes.AsSpan(0, (int)(bytes.Length * keep)).ToArray());
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Flipped_bytes_in_the_middle_are_a_clear_error()
+    {
+        byte[] bytes = File.ReadAllBytes(Good());
+        for (int i = bytes.Length / 3; i < bytes.Length / 3 + 64; i++)
+            bytes[i] ^= 0xA5;
+        string path = Path.Combine(_dir, "flip.nettrace");
+        File.WriteAllBytes(path, bytes);
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+}
