@@ -8,7 +8,7 @@ namespace FastPT.Traces.Tests.Nettrace;
 [Collection(EventPipeCollection.Name)]
 public class NettraceRoundTripTests
 {
-    internal static List<TraceOperation> Sample(int count, int seed)
+    internal static List<TraceOperation> Sample(int count, int seed, bool dispose = false)
     {
         var rng = new Random(seed);
         var ops = new List<TraceOperation> { TraceOperation.SpaceCreated(1, 4242) };
@@ -30,14 +30,15 @@ public class NettraceRoundTripTests
         }
         ops.Add(TraceOperation.Unregister(1, b, 0x40_0000));
         ops.Add(TraceOperation.Unmap(1, b + 0x100_0000, 0x10_0000));
-        ops.Add(TraceOperation.SpaceDisposed(1));
+        if (dispose)
+            ops.Add(TraceOperation.SpaceDisposed(1));
         return ops;
     }
 
     [Fact]
     public void Operations_written_through_the_EventSource_read_back_identically()
     {
-        var ops = Sample(5000, seed: 1);
+        var ops = Sample(5000, seed: 1, dispose: true);
         string path = Path.Combine(Path.GetTempPath(), $"fastpt-rt-{Guid.NewGuid():N}.nettrace");
         try
         {

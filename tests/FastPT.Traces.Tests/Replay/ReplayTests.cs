@@ -1,0 +1,112 @@
+using FastPT.Traces.Nettrace;
+using FastPT.Traces.Operations;
+using FastPT.Traces.Replay;
+using FastPT.Traces.Tests.Nettrace;
+
+namespace FastPT.Traces.Tests.Replay;
+
+[Collection(EventPipeCollection.Name)]
+public class ReplayTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fastpt-replay-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static ReplayResult Replay(IEnumerable<TraceOperation> ops, long snapshotEvery = 0)
+    {
+        var r = new Replayer(_ => new ReferenceTarget(), "reference", snapshotEvery);
+        foreach (var op in ops)
+            r.Add(op);
+        return r.Finish();
+    }
+
+    [Fact]
+    public void The_same_trace_replays_to_the_same_digest_twice()
+    {
+        string path = Path.Combine(_dir, "t.nettrace");
+        NettraceWriter.Record(path, () => NettraceWriter.Emit(NettraceRoundTripTests.Sample(3000, seed: 7)));
+        var (a, _) = TraceReplay.Run(path, "reference", 0);
+        var (b, _) = TraceReplay.Run(path, "reference", 0);
+        Assert.Equal(a.DigestHex, b.DigestHex);
+        Assert.Equal(a.TablesInUse, b.TablesInUse);
+        Assert.Equal(a.PagesTouched, b.PagesTouched);
+        Assert.True(a.PagesTouched > 100);
+        Assert.Equal(a.Digest, Replay(NettraceRoundTripTests.Sample(3000, seed: 7)).Digest);
+    }
+
+    [Fact]
+    public void The_digest_sees_a_one_entry_difference()
+    {
+        var ops = NettraceRoundTripTests.Sample(3000, seed: 7);
+        var baseline = Replay(ops);
+        int i = ops.FindLastIndex(o => o.Kind == TraceOpKind.Access);
+        var zapped = new List<TraceOperation>(ops);
+        zapped.Insert(i + 1, TraceOperation.Zap(1, ops[i].Start, 0x1000));
+        Assert.NotEqual(baseline.Digest, Replay(zapped).Digest);
+        Assert.NotEqual(baseline.Digest, Replay(NettraceRoundTripTests.Sample(3000, seed: 8)).Digest);
+    }
+
+    [Fact]
+    public void A_scenario_recorded_through_the_EventSource_replays_to_the_same_final_tables()
+    {
+        // Drive targets as a program would, with the FastPT EventSource on (as the engine emits).
+        var live = new SortedDictionary<int, ReferenceTarget>();
+        string path = Path.Combine(_dir, "scenario.nettrace");
+        NettraceWriter.Record(path, () =>
+        {
+            var rng = new Random(11);
+            for (int space = 1; space <= 2; space++)
+            {
+                var inner = new ReferenceTarget();
+                live[space] = inner;
+                var t = TracingTarget.Create(space, inner);
+                ulong b = 0x7000_0000_0000UL * (ulong)space;
+                t.MapRegion(b, 0x20_0000, TraceRegionKind.File, TraceProtection.ReadWrite);
+                t.MapRegion(b + 0x40_0000, 0x20_0000, TraceRegionKind.Anon, TraceProtection.ReadWrite);
+                t.RegisterWp(b, 0x20_0000, 0);
+                t.RegisterWp(b + 0x40_0000, 0x20_0000, 1);
+                for (int i = 0; i < 4000; i++)
+                {
+                    ulong va = (rng.Next(2) == 0 ? b : b + 0x40_0000) + ((ulong)rng.Next(512) << 12);
+                    switch (rng.Next(40))
+                    {
+                        case 0: t.WriteProtect(b, 0x20_0000, true); break;
+                        case 1: t.WriteProtect(b + 0x40_0000, 0x20_0000, true); break;
+                        case 2: t.Zap(va, 0x3000); break;
+                        case 3: t.Protect(va, 0x1000, TraceProtection.Read); break;
+                        case 4: t.Protect(va, 0x1000, TraceProtection.ReadWrite); break;
+                        default:
+                            bool write = rng.Next(3) != 0;
+                            if (t.Access(va, write) == TraceAccessOutcome.WpFault)
+                            {
+                                // A userfaultfd server's resolve, then the retry.
+                                t.WriteProtect(va, 0x1000, false);
+                                t.Access(va, write);
+                            }
+                            break;
+                    }
+                }
+            }
+        });
+        ulong expected = TableDigest.Of(live.Select(kv => (kv.Key, (IReplayTarget)kv.Value)));
+        var (replayed, summary) = TraceReplay.Run(path, "reference", 0);
+        Assert.Equal(expected.ToString("x16"), replayed.DigestHex);
+        Assert.True(replayed.WpFaults > 10, $"the scenario should exercise wp faults, saw {replayed.WpFaults}");
+        Assert.Equal(2, replayed.Spaces);
+        Assert.True(summary.FastPTEvents > 8000);
+    }
+
+    [Fact]
+    public void The_snapshot_overlay_protects_copies_and_resolves()
+    {
+        var ops = NettraceRoundTripTests.Sample(5000, seed: 3).Where(o => o.Kind is not (TraceOpKind.RegisterWp or TraceOpKind.WriteProtect or TraceOpKind.Unregister)).ToList();
+        var plain = Replay(ops);
+        var snap = Replay(ops, snapshotEvery: 500);
+        Assert.Equal(0, plain.WpFaults);
+        Assert.Equal(ops.Count(o => o.Kind is not (TraceOpKind.SpaceCreated or TraceOpKind.SpaceDisposed)) / 500, snap.Snapshots);
+        Assert.True(snap.SnapshotCopies > 100, $"copies: {snap.SnapshotCopies}");
+        Assert.Equal(snap.WpFaults, snap.SnapshotCopies);
+        Assert.Equal(snap.Digest, Replay(ops, snapshotEvery: 500).Digest);
+        Assert.NotEqual(plain.Digest, snap.Digest);
+    }
+}
