@@ -68,6 +68,7 @@ internal static class ReplayCommand
             Row("recorded", $"{info.Command} ({info.Tool})");
         Row("target", r.Target);
         Row("operations", r.Operations.ToString("N0", CultureInfo.InvariantCulture));
+        Row("by kind", string.Join(", ", r.OperationsByKind.Select(kv => $"{kv.Key} {kv.Value}")));
         Row("operations/s", r.OperationsPerSecond.ToString("N0", CultureInfo.InvariantCulture));
         Row("address spaces", r.Spaces.ToString(CultureInfo.InvariantCulture));
         Row("pages touched", r.PagesTouched.ToString("N0", CultureInfo.InvariantCulture));
@@ -96,6 +97,7 @@ internal static class ReplayCommand
             ["wpFaults"] = r.WpFaults,
             ["snapshots"] = r.Snapshots,
             ["snapshotCopies"] = r.SnapshotCopies,
+            ["operationsByKind"] = r.OperationsByKind,
             ["digest"] = r.DigestHex,
         };
         Console.WriteLine(JsonSerializer.Serialize(o));

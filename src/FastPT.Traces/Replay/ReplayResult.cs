@@ -12,7 +12,8 @@ public sealed record ReplayResult(
     long WpFaults,
     long Segvs,
     long Snapshots,
-    long SnapshotCopies)
+    long SnapshotCopies,
+    IReadOnlyDictionary<string, long> OperationsByKind)
 {
     public double OperationsPerSecond => Seconds > 0 ? Operations / Seconds : 0;
     public string DigestHex => Digest.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);

@@ -21,6 +21,7 @@ public sealed class Replayer
     private readonly HashSet<(int, ulong, ulong)> _registered = [];
     private readonly HashSet<(int, ulong)> _pages = [];
     private readonly List<TraceOperation> _buffer = new(Chunk);
+    private readonly long[] _byKind = new long[Enum.GetValues<TraceOpKind>().Length];
     private long _ops, _ticks, _wpFaults, _segvs, _snapshots, _copies, _sinceSnapshot;
 
     public Replayer(ReplayTargetFactory factory, string targetName, long snapshotEvery = 0)
@@ -35,6 +36,7 @@ public sealed class Replayer
 
     public void Add(TraceOperation op)
     {
+        _byKind[(int)op.Kind]++;
         if (op.Kind == TraceOpKind.Access)
             _pages.Add((op.Space, op.Start >> 12));
         _buffer.Add(op);
@@ -135,7 +137,8 @@ public sealed class Replayer
         long tables = _spaces.Values.Sum(t => t.TablesInUse);
         ulong digest = TableDigest.Of(_spaces.Select(kv => (kv.Key, kv.Value)));
         var r = new ReplayResult(_targetName, _ops, (double)_ticks / Stopwatch.Frequency, _pages.Count, tables, digest,
-            _spaces.Count, _wpFaults, _segvs, _snapshots, _copies);
+            _spaces.Count, _wpFaults, _segvs, _snapshots, _copies,
+            Enum.GetValues<TraceOpKind>().Where(k => _byKind[(int)k] > 0).ToDictionary(k => k.ToString(), k => _byKind[(int)k]));
         foreach (IReplayTarget t in _spaces.Values)
             t.Dispose();
         _spaces.Clear();
