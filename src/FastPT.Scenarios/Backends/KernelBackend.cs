@@ -27,6 +27,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
 
     public void Open(UffdFeatures features)
     {
+        ThpSettings.CheckForAnyScript();
         var wanted = UffdFeature.PagefaultFlagWp | UffdFeature.WpHugetlbfsShmem;
         if (features.WpUnpopulated || features.WpAsync)
             wanted |= UffdFeature.WpUnpopulated;
@@ -41,7 +42,10 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
     public void CreateRegion(RegionSpec region)
     {
         if (region.Thp && _thpCountersAtStart is null)
+        {
+            ThpSettings.CheckForThpRegion();
             _thpCountersAtStart = ThpCounters.Read();
+        }
         long length = region.Pages * KernelRegion.PageSize;
         long span = AlignUp(length, KernelRegion.HugeSize);
         // Guard before, guard after, and slack to align the start.
