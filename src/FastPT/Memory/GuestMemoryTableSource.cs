@@ -1,0 +1,62 @@
+namespace FastPT.Memory;
+
+/// <summary>
+/// Tables carved out of an embedder's guest-physical memory (host pointer + guest-physical
+/// base), so entries hold guest-physical addresses a guest CPU can follow.
+/// </summary>
+public sealed unsafe class GuestMemoryTableSource : ITableSource
+{
+    private readonly byte* _hostBase;
+    private readonly ulong _guestBase;
+    private readonly ulong _size;
+    private readonly Stack<ulong> _free = new();
+    private ulong _next;
+    private long _inUse;
+
+    public GuestMemoryTableSource(byte* hostBase, ulong guestPhysicalBase, ulong sizeBytes)
+    {
+        if (hostBase == null)
+            throw new ArgumentNullException(nameof(hostBase));
+        if (((ulong)hostBase & 4095) != 0 || (guestPhysicalBase & 4095) != 0)
+            throw new ArgumentException("guest memory for tables must be 4 KiB-aligned (host pointer and guest-physical base)");
+        if (sizeBytes < 4096)
+            throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes, "room for at least one 4 KiB table is needed");
+        _hostBase = hostBase;
+        _guestBase = guestPhysicalBase;
+        _size = sizeBytes & ~4095UL;
+        _next = guestPhysicalBase;
+    }
+
+    public long TablesInUse => _inUse;
+
+    public bool TryAllocate(out ulong physical)
+    {
+        if (_free.Count > 0)
+            physical = _free.Pop();
+        else if (_next + 4096 <= _guestBase + _size)
+        {
+            physical = _next;
+            _next += 4096;
+        }
+        else
+        {
+            physical = 0;
+            return false;
+        }
+        new Span<ulong>(Table(physical), 512).Clear();
+        _inUse++;
+        return true;
+    }
+
+    public ulong* Table(ulong physical)
+    {
+        System.Diagnostics.Debug.Assert(physical >= _guestBase && physical < _guestBase + _size);
+        return (ulong*)(_hostBase + (physical - _guestBase));
+    }
+
+    public void Free(ulong physical)
+    {
+        _free.Push(physical);
+        _inUse--;
+    }
+}

@@ -1,0 +1,7 @@
+namespace FastPT.Memory;
+
+/// <summary>A table source could not supply a table; the operation left every table consistent.</summary>
+public sealed class TableAllocationException : InvalidOperationException
+{
+    public TableAllocationException(string message) : base(message) { }
+}
