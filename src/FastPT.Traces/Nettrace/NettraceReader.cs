@@ -46,8 +46,19 @@ public static class NettraceReader
                     info = new TraceInfo((string)e.PayloadValue(0), (string)e.PayloadValue(1), (long)e.PayloadValue(2), (long)e.PayloadValue(3));
                     return;
                 }
-                if (ToOperation(e) is { } op)
-                    onOperation(op);
+                TraceOperation? op;
+                try
+                {
+                    op = ToOperation(e);
+                }
+                catch (Exception x) when (x is InvalidCastException or IndexOutOfRangeException or NullReferenceException)
+                {
+                    throw new TraceFormatException(
+                        $"{path}: FastPT event {e.EventName} (id {(int)e.ID}, version {e.Version}) has fields [{string.Join(", ", e.PayloadNames)}], " +
+                        "which do not match the schema in traces/README.md; the trace was written by a different FastPT version.", x);
+                }
+                if (op is { } o)
+                    onOperation(o);
             };
             try
             {
@@ -78,7 +89,7 @@ public static class NettraceReader
         int space = (int)e.PayloadValue(0);
         switch ((int)e.ID)
         {
-            case FastPTEventSource.EventIds.SpaceCreated: return TraceOperation.SpaceCreated(space, (int)e.PayloadValue(1));
+            case FastPTEventSource.EventIds.SpaceCreated: return TraceOperation.SpaceCreated(space, (int)e.PayloadValue(1), (int)e.PayloadValue(2));
             case FastPTEventSource.EventIds.SpaceDisposed: return TraceOperation.SpaceDisposed(space);
             case FastPTEventSource.EventIds.Access:
                 return TraceOperation.Access(space, (ulong)e.PayloadValue(1), (int)e.PayloadValue(2) != 0);

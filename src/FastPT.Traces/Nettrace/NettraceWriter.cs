@@ -60,7 +60,7 @@ public static class NettraceWriter
         {
             switch (op.Kind)
             {
-                case TraceOpKind.SpaceCreated: log.SpaceCreated(op.Space, op.Arg, ""); break;
+                case TraceOpKind.SpaceCreated: log.SpaceCreated(op.Space, op.Arg, op.Arg2, ""); break;
                 case TraceOpKind.SpaceDisposed: log.SpaceDisposed(op.Space, u); break;
                 case TraceOpKind.MapRegion: log.MapRegion(op.Space, op.Start, op.Length, op.Arg, op.Arg2, 0); break;
                 case TraceOpKind.Unmap: log.Unmap(op.Space, op.Start, op.Length, 0, u, u); break;

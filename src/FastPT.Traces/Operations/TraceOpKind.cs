@@ -3,7 +3,7 @@ namespace FastPT.Traces.Operations;
 /// <summary>The operations a trace carries; one FastPT event each.</summary>
 public enum TraceOpKind : byte
 {
-    /// <summary>Arg = pid (0 when not a real process).</summary>
+    /// <summary>Arg = pid (0 when not a real process), Arg2 = userfaultfd features (<see cref="TraceFeatures"/>).</summary>
     SpaceCreated,
     SpaceDisposed,
     /// <summary>Arg = <see cref="TraceRegionKind"/>, Arg2 = <see cref="TraceProtection"/>.</summary>
@@ -29,3 +29,7 @@ public enum TraceProtection { None = 0, Read = 1, ReadWrite = 2 }
 
 /// <summary>What an access did, numbered as the FastPT Access event's Outcome.</summary>
 public enum TraceAccessOutcome { Completed = 0, WpFault = 1, Segv = 2 }
+
+/// <summary>An address space's userfaultfd features, numbered as SpaceCreated's Features field.</summary>
+[Flags]
+public enum TraceFeatures { None = 0, WpUnpopulated = 1, WpAsync = 2 }

@@ -6,7 +6,7 @@ namespace FastPT.Traces.Operations;
 /// </summary>
 public readonly record struct TraceOperation(TraceOpKind Kind, int Space, ulong Start, ulong Length, int Arg, int Arg2 = 0)
 {
-    public static TraceOperation SpaceCreated(int space, int pid) => new(TraceOpKind.SpaceCreated, space, 0, 0, pid);
+    public static TraceOperation SpaceCreated(int space, int pid, int features = 0) => new(TraceOpKind.SpaceCreated, space, 0, 0, pid, features);
     public static TraceOperation SpaceDisposed(int space) => new(TraceOpKind.SpaceDisposed, space, 0, 0, 0);
     public static TraceOperation Map(int space, ulong start, ulong length, TraceRegionKind kind, TraceProtection prot)
         => new(TraceOpKind.MapRegion, space, start, length, (int)kind, (int)prot);

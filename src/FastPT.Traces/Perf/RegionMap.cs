@@ -5,7 +5,7 @@ namespace FastPT.Traces.Perf;
 /// [start, end) intervals. It only answers "what is mapped where", so the operations the
 /// importer emits never cross a hole the engine would reject.
 /// </summary>
-internal sealed class RegionMap
+public sealed class RegionMap
 {
     private readonly List<(ulong Start, ulong End)> _list = [];
 

@@ -31,5 +31,5 @@ public interface IReplayTarget : IDisposable
     void VisitLeaves(Action<ulong, int, ulong> visit);
 }
 
-/// <summary>Makes one target per address space in a trace.</summary>
-public delegate IReplayTarget ReplayTargetFactory(int space);
+/// <summary>Makes one target per address space in a trace, with that space's userfaultfd features.</summary>
+public delegate IReplayTarget ReplayTargetFactory(int space, TraceFeatures features);

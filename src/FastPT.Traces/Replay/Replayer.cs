@@ -47,8 +47,17 @@ public sealed class Replayer
     private void Flush()
     {
         long t0 = Stopwatch.GetTimestamp();
-        foreach (TraceOperation op in _buffer)
-            Apply(op);
+        for (int i = 0; i < _buffer.Count; i++)
+        {
+            try
+            {
+                Apply(_buffer[i]);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                throw new ReplayException($"operation #{_ops + i + 1} ({_buffer[i]}) was refused by the {_targetName} target: {e.Message}", e);
+            }
+        }
         _ticks += Stopwatch.GetTimestamp() - t0;
         _ops += _buffer.Count;
         _buffer.Clear();
@@ -58,7 +67,7 @@ public sealed class Replayer
     {
         if (!_spaces.TryGetValue(op.Space, out IReplayTarget? t))
         {
-            t = _factory(op.Space);
+            t = _factory(op.Space, op.Kind == TraceOpKind.SpaceCreated ? (TraceFeatures)op.Arg2 : TraceFeatures.None);
             _spaces.Add(op.Space, t);
         }
         return t;
@@ -145,3 +154,6 @@ public sealed class Replayer
         return r;
     }
 }
+
+/// <summary>An operation of the trace that the target refused: names the operation and why.</summary>
+public sealed class ReplayException(string message, Exception inner) : Exception(message, inner);

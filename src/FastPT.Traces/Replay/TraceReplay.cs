@@ -8,10 +8,11 @@ public static class TraceReplay
     /// <summary>The targets `fastpt replay --target` knows, default first.</summary>
     public static readonly IReadOnlyDictionary<string, ReplayTargetFactory> Targets = new Dictionary<string, ReplayTargetFactory>
     {
-        ["reference"] = _ => new ReferenceTarget(),
+        ["engine"] = (_, features) => new EngineTarget(features),
+        ["reference"] = (_, _) => new ReferenceTarget(),
     };
 
-    public const string DefaultTarget = "reference";
+    public const string DefaultTarget = "engine";
 
     /// <param name="progress">Called now and then with the number of operations read so far.</param>
     public static (ReplayResult Result, TraceReadSummary Summary) Run(string path, string target, long snapshotEvery, Action<long>? progress = null)

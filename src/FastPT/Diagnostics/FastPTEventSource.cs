@@ -70,12 +70,15 @@ public sealed class FastPTEventSource : EventSource
 
     // ---- Events. Every one is guarded again inside, so an unguarded call is still cheap.
 
-    /// <summary>An address space (an mm) came into being. Space ids are unique per trace.</summary>
+    /// <summary>
+    /// An address space (an mm) came into being. Space ids are unique per trace. Features are
+    /// its userfaultfd's: bit 0 WP_UNPOPULATED, bit 1 WP_ASYNC.
+    /// </summary>
     [Event(EventIds.SpaceCreated, Level = EventLevel.Informational, Keywords = Keywords.Session, Version = 1)]
-    public void SpaceCreated(int Space, int Pid, string Name)
+    public void SpaceCreated(int Space, int Pid, int Features, string Name)
     {
         if (SessionEnabled())
-            WriteSpaceCreated(Space, Pid, Name);
+            WriteSpaceCreated(Space, Pid, Features, Name);
     }
 
     [Event(EventIds.SpaceDisposed, Level = EventLevel.Informational, Keywords = Keywords.Session, Version = 1)]
@@ -225,14 +228,14 @@ public sealed class FastPTEventSource : EventSource
 
     [NonEvent]
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Payloads are primitives and strings only.")]
-    private unsafe void WriteSpaceCreated(int space, int pid, string name)
+    private unsafe void WriteSpaceCreated(int space, int pid, int features, string name)
     {
         name ??= "";
         fixed (char* n = name)
         {
-            EventData* d = stackalloc EventData[3];
-            Set(d, 0, &space, 4); Set(d, 1, &pid, 4); Set(d, 2, n, (name.Length + 1) * 2);
-            WriteEventCore(EventIds.SpaceCreated, 3, d);
+            EventData* d = stackalloc EventData[4];
+            Set(d, 0, &space, 4); Set(d, 1, &pid, 4); Set(d, 2, &features, 4); Set(d, 3, n, (name.Length + 1) * 2);
+            WriteEventCore(EventIds.SpaceCreated, 4, d);
         }
     }
 

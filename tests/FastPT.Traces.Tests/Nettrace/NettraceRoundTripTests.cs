@@ -11,7 +11,7 @@ public class NettraceRoundTripTests
     internal static List<TraceOperation> Sample(int count, int seed, bool dispose = false)
     {
         var rng = new Random(seed);
-        var ops = new List<TraceOperation> { TraceOperation.SpaceCreated(1, 4242) };
+        var ops = new List<TraceOperation> { TraceOperation.SpaceCreated(1, 4242, (int)TraceFeatures.WpUnpopulated) };
         ulong b = 0x7f00_0000_0000;
         ops.Add(TraceOperation.Map(1, b, 0x40_0000, TraceRegionKind.Anon, TraceProtection.ReadWrite));
         ops.Add(TraceOperation.Map(1, b + 0x100_0000, 0x10_0000, TraceRegionKind.File, TraceProtection.Read));
@@ -22,7 +22,7 @@ public class NettraceRoundTripTests
             ops.Add((i % 97) switch
             {
                 0 => TraceOperation.WriteProtect(1, b, 0x40_0000, true),
-                1 => TraceOperation.Zap(1, page, 0x2000),
+                1 => TraceOperation.Zap(1, page, 0x1000),
                 2 => TraceOperation.Protect(1, page, 0x1000, TraceProtection.Read),
                 3 => TraceOperation.WriteProtect(1, page, 0x1000, false),
                 _ => TraceOperation.Access(1, page, rng.Next(2) == 0),

@@ -18,7 +18,7 @@ public partial class CommittedTracesTests
         throw new InvalidOperationException("FastPT.sln not found above " + AppContext.BaseDirectory);
     }
 
-    [GeneratedRegex(@"^\| `(?<file>[\w.-]+\.nettrace)` \| `[^`]+` \| (?<ops>\d+) \| [\d / ]+ \| (?<spaces>\d+) \| (?<pages>\d+) \| (?<tables>\d+) \| `(?<digest>[0-9a-f]{16})` \|$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\| `(?<file>[\w.-]+\.nettrace)` \| `[^`]+` \| \d+ KiB \| (?<ops>\d+) \| [\d / ]+ \| (?<spaces>\d+) \| (?<pages>\d+) \| (?<tables>\d+) \| `(?<digest>[0-9a-f]{16})` \|$", RegexOptions.Multiline)]
     private static partial Regex Row();
 
     public static TheoryData<string, long, int, long, long, string> Rows()
@@ -49,7 +49,7 @@ public partial class CommittedTracesTests
     [MemberData(nameof(Rows))]
     public void A_committed_trace_replays_to_its_recorded_digest(string file, long ops, int spaces, long pages, long tables, string digest)
     {
-        var (r, s) = TraceReplay.Run(Path.Combine(RepoRoot(), "traces", file), "reference", 0);
+        var (r, s) = TraceReplay.Run(Path.Combine(RepoRoot(), "traces", file), "engine", 0);
         Assert.Equal((ops, spaces, pages, tables, digest), (r.Operations, r.Spaces, r.PagesTouched, r.TablesInUse, r.DigestHex));
         Assert.Equal(0, r.Segvs);
         Assert.NotNull(s.Info);

@@ -12,26 +12,28 @@ public class ReplayTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static ReplayResult Replay(IEnumerable<TraceOperation> ops, long snapshotEvery = 0)
+    private static ReplayResult Replay(IEnumerable<TraceOperation> ops, long snapshotEvery = 0, string target = "engine")
     {
-        var r = new Replayer(_ => new ReferenceTarget(), "reference", snapshotEvery);
+        var r = new Replayer(TraceReplay.Targets[target], target, snapshotEvery);
         foreach (var op in ops)
             r.Add(op);
         return r.Finish();
     }
 
-    [Fact]
-    public void The_same_trace_replays_to_the_same_digest_twice()
+    [Theory]
+    [InlineData("engine")]
+    [InlineData("reference")]
+    public void The_same_trace_replays_to_the_same_digest_twice(string target)
     {
         string path = Path.Combine(_dir, "t.nettrace");
         NettraceWriter.Record(path, () => NettraceWriter.Emit(NettraceRoundTripTests.Sample(3000, seed: 7)));
-        var (a, _) = TraceReplay.Run(path, "reference", 0);
-        var (b, _) = TraceReplay.Run(path, "reference", 0);
+        var (a, _) = TraceReplay.Run(path, target, 0);
+        var (b, _) = TraceReplay.Run(path, target, 0);
         Assert.Equal(a.DigestHex, b.DigestHex);
         Assert.Equal(a.TablesInUse, b.TablesInUse);
         Assert.Equal(a.PagesTouched, b.PagesTouched);
         Assert.True(a.PagesTouched > 100);
-        Assert.Equal(a.Digest, Replay(NettraceRoundTripTests.Sample(3000, seed: 7)).Digest);
+        Assert.Equal(a.Digest, Replay(NettraceRoundTripTests.Sample(3000, seed: 7), target: target).Digest);
     }
 
     [Fact]
@@ -46,21 +48,23 @@ public class ReplayTests : IDisposable
         Assert.NotEqual(baseline.Digest, Replay(NettraceRoundTripTests.Sample(3000, seed: 8)).Digest);
     }
 
-    [Fact]
-    public void A_scenario_recorded_through_the_EventSource_replays_to_the_same_final_tables()
+    [Theory]
+    [InlineData("engine")]
+    [InlineData("reference")]
+    public void A_scenario_recorded_through_the_EventSource_replays_to_the_same_final_tables(string target)
     {
         // Drive targets as a program would, with the FastPT EventSource on (as the engine emits).
-        var live = new SortedDictionary<int, ReferenceTarget>();
+        var live = new SortedDictionary<int, IReplayTarget>();
         string path = Path.Combine(_dir, "scenario.nettrace");
         NettraceWriter.Record(path, () =>
         {
             var rng = new Random(11);
             for (int space = 1; space <= 2; space++)
             {
-                var inner = new ReferenceTarget();
+                var inner = TraceReplay.Targets[target](space, TraceFeatures.WpUnpopulated);
                 live[space] = inner;
-                var t = TracingTarget.Create(space, inner);
-                ulong b = 0x7000_0000_0000UL * (ulong)space;
+                var t = TracingTarget.Create(space, (int)TraceFeatures.WpUnpopulated, inner);
+                ulong b = 0x1000_0000_0000UL * (ulong)space;
                 t.MapRegion(b, 0x20_0000, TraceRegionKind.File, TraceProtection.ReadWrite);
                 t.MapRegion(b + 0x40_0000, 0x20_0000, TraceRegionKind.Anon, TraceProtection.ReadWrite);
                 t.RegisterWp(b, 0x20_0000, 0);
@@ -88,25 +92,31 @@ public class ReplayTests : IDisposable
                 }
             }
         });
-        ulong expected = TableDigest.Of(live.Select(kv => (kv.Key, (IReplayTarget)kv.Value)));
-        var (replayed, summary) = TraceReplay.Run(path, "reference", 0);
+        ulong expected = TableDigest.Of(live.Select(kv => (kv.Key, kv.Value)));
+        long tables = live.Values.Sum(t => t.TablesInUse);
+        foreach (var t in live.Values)
+            t.Dispose();
+        var (replayed, summary) = TraceReplay.Run(path, target, 0);
+        Assert.Equal(tables, replayed.TablesInUse);
         Assert.Equal(expected.ToString("x16"), replayed.DigestHex);
         Assert.True(replayed.WpFaults > 10, $"the scenario should exercise wp faults, saw {replayed.WpFaults}");
         Assert.Equal(2, replayed.Spaces);
         Assert.True(summary.FastPTEvents > 8000);
     }
 
-    [Fact]
-    public void The_snapshot_overlay_protects_copies_and_resolves()
+    [Theory]
+    [InlineData("engine")]
+    [InlineData("reference")]
+    public void The_snapshot_overlay_protects_copies_and_resolves(string target)
     {
         var ops = NettraceRoundTripTests.Sample(5000, seed: 3).Where(o => o.Kind is not (TraceOpKind.RegisterWp or TraceOpKind.WriteProtect or TraceOpKind.Unregister)).ToList();
-        var plain = Replay(ops);
-        var snap = Replay(ops, snapshotEvery: 500);
+        var plain = Replay(ops, target: target);
+        var snap = Replay(ops, snapshotEvery: 500, target: target);
         Assert.Equal(0, plain.WpFaults);
         Assert.Equal(ops.Count(o => o.Kind is not (TraceOpKind.SpaceCreated or TraceOpKind.SpaceDisposed)) / 500, snap.Snapshots);
         Assert.True(snap.SnapshotCopies > 100, $"copies: {snap.SnapshotCopies}");
         Assert.Equal(snap.WpFaults, snap.SnapshotCopies);
-        Assert.Equal(snap.Digest, Replay(ops, snapshotEvery: 500).Digest);
+        Assert.Equal(snap.Digest, Replay(ops, snapshotEvery: 500, target: target).Digest);
         Assert.NotEqual(plain.Digest, snap.Digest);
     }
 }

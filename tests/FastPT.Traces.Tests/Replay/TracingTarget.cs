@@ -13,9 +13,9 @@ internal sealed class TracingTarget(int space, IReplayTarget inner) : IReplayTar
 {
     private static FastPTEventSource Log => FastPTEventSource.Log;
 
-    public static TracingTarget Create(int space, IReplayTarget inner)
+    public static TracingTarget Create(int space, int features, IReplayTarget inner)
     {
-        Log.SpaceCreated(space, 0, "test");
+        Log.SpaceCreated(space, 0, features, "test");
         return new TracingTarget(space, inner);
     }
 

@@ -1,0 +1,84 @@
+using FastPT.Entries;
+using FastPT.Paging;
+using FastPT.Traces.Operations;
+using FastPT.Traces.Perf;
+using FastPT.Uffd;
+
+namespace FastPT.Traces.Replay;
+
+/// <summary>The engine: one <see cref="MemoryModel"/> (an mm on FastPT's own tables) per space.</summary>
+public sealed class EngineTarget : IReplayTarget
+{
+    private readonly MemoryModel _model;
+    private readonly RegionMap _regions = new();
+
+    public EngineTarget(TraceFeatures features)
+    {
+        var f = UffdFeatures.None;
+        if ((features & TraceFeatures.WpUnpopulated) != 0)
+            f |= UffdFeatures.WpUnpopulated;
+        if ((features & TraceFeatures.WpAsync) != 0)
+            f |= UffdFeatures.WpAsync;
+        _model = new MemoryModel(f);
+    }
+
+    public MemoryModel Model => _model;
+
+    public long TablesInUse => _model.TablesInUse;
+
+    public IEnumerable<(ulong Start, ulong Length)> Regions => _regions.All.Select(r => (r.Start, r.End - r.Start));
+
+    public void MapRegion(ulong start, ulong length, TraceRegionKind kind, TraceProtection protection)
+    {
+        _model.Map(start, length, kind == TraceRegionKind.File ? Backing.File : Backing.Anon, (MemoryProtection)protection);
+        _regions.Add(start, start + length);
+    }
+
+    public void Unmap(ulong start, ulong length)
+    {
+        _model.Unmap(start, length);
+        _regions.Remove(start, start + length);
+    }
+
+    public TraceAccessOutcome Access(ulong address, bool write) => _model.Access(address, write).Outcome switch
+    {
+        AccessOutcome.Completed => TraceAccessOutcome.Completed,
+        AccessOutcome.WriteProtectFault => TraceAccessOutcome.WpFault,
+        _ => TraceAccessOutcome.Segv,
+    };
+
+    public void Protect(ulong start, ulong length, TraceProtection protection) => _model.Protect(start, length, (MemoryProtection)protection);
+
+    public void Zap(ulong start, ulong length) => _model.Zap(start, length);
+
+    /// <summary>Flags are per userfaultfd in the engine (SpaceCreated's features); per-call flags are ignored.</summary>
+    public void RegisterWp(ulong start, ulong length, int flags) => _model.RegisterWriteProtect(start, length);
+
+    public void WriteProtect(ulong start, ulong length, bool protect) => _model.WriteProtect(start, length, protect);
+
+    public void Unregister(ulong start, ulong length) => _model.Unregister(start, length);
+
+    /// <summary>Pre-order walk of the tables: every non-zero entry that is not a pointer to a table.</summary>
+    public unsafe void VisitLeaves(Action<ulong, int, ulong> visit)
+    {
+        AddressSpace s = _model.Space;
+        Walk(s, s.RootTable, s.Levels, 0, visit);
+    }
+
+    private static unsafe void Walk(AddressSpace s, ulong* table, int level, ulong baseVa, Action<ulong, int, ulong> visit)
+    {
+        for (int i = 0; i < 512; i++)
+        {
+            ulong e = table[i];
+            if (e == 0)
+                continue;
+            ulong va = baseVa | ((ulong)i << AddressSpace.Shift(level));
+            if (level > 1 && (e & Pte.Present) != 0 && !AddressSpace.IsLeaf(e, level))
+                Walk(s, s.Table(e & Pte.PfnMask), level - 1, va, visit);
+            else
+                visit(va, level, e);
+        }
+    }
+
+    public void Dispose() => _model.Dispose();
+}
