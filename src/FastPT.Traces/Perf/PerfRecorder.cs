@@ -26,19 +26,22 @@ public static class PerfRecorder
 
     public const string PerfInstallHint = "install it with `apt-get install -y linux-perf` (check with `perf --version`); tracepoints need root or kernel.perf_event_paranoid <= -1";
 
+    /// <summary>The perf executable: FASTPT_PERF if set, else `perf` on PATH.</summary>
+    public static string PerfExecutable => Environment.GetEnvironmentVariable("FASTPT_PERF") is { Length: > 0 } p ? p : "perf";
+
     /// <summary>Checks that perf runs; returns its version line or throws with the install hint.</summary>
     public static string CheckPerf()
     {
         try
         {
-            var (code, output) = Run("perf", ["--version"], captureStdout: true);
+            var (code, output) = Run(PerfExecutable, ["--version"], captureStdout: true);
             if (code != 0)
                 throw new RecordException($"`perf --version` exited with {code}: perf is not usable; {PerfInstallHint}.");
             return output.Trim();
         }
         catch (Win32Exception)
         {
-            throw new RecordException($"perf is not installed (no `perf` on PATH); {PerfInstallHint}.");
+            throw new RecordException($"perf is not installed (cannot run `{PerfExecutable}`); {PerfInstallHint}.");
         }
     }
 
@@ -62,7 +65,7 @@ public static class PerfRecorder
             args.Add("--");
             args.AddRange(command);
             log.WriteLine($"fastpt record: running `{string.Join(' ', command)}` under {perfVersion}");
-            var (code, _) = Run("perf", args, captureStdout: false);
+            var (code, _) = Run(PerfExecutable, args, captureStdout: false);
             if (code != 0)
                 throw new RecordException($"`{string.Join(' ', command)}` failed under perf record (exit code {code}); nothing was written. " +
                     "Check that the command runs on its own, and that perf can use tracepoints (run as root).");
@@ -79,7 +82,7 @@ public static class PerfRecorder
     /// <summary>Converts an existing perf.data (recorded with <see cref="Tracepoints"/>) into a .nettrace.</summary>
     public static RecordSummary Convert(string perfData, string output, string commandLine, IEnumerable<int>? pidFilter, TextWriter log)
     {
-        var psi = new ProcessStartInfo("perf")
+        var psi = new ProcessStartInfo(PerfExecutable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
