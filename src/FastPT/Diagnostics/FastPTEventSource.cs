@@ -21,6 +21,11 @@ public sealed class FastPTEventSource : EventSource
 
     public static readonly FastPTEventSource Log = new();
 
+    private static int s_lastSpace;
+
+    /// <summary>A process-unique id for a new address space (the Space field of every event).</summary>
+    public static int NextSpaceId() => Interlocked.Increment(ref s_lastSpace);
+
     private FastPTEventSource()
     {
     }
