@@ -26,7 +26,12 @@ public static class L1tf
         return pa >> 12;
     }
 
-    /// <summary>flip_protnone_guard: re-invert when old and new disagree about inversion.</summary>
-    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue) =>
-        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ Pte.PfnMask : newValue;
+    /// <summary>
+    /// flip_protnone_guard: re-invert the frame bits when old and new disagree about
+    /// inversion. <paramref name="frameMask"/> is the frame field of the entry's size
+    /// (bits 12..51 for a PTE, 21..51 for a 2 MiB leaf, 30..51 for a 1 GiB leaf), so the
+    /// large-page PAT bit and the reserved bits below the frame are never touched.
+    /// </summary>
+    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue, ulong frameMask = Pte.PfnMask) =>
+        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ frameMask : newValue;
 }
