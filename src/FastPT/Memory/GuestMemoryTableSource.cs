@@ -6,6 +6,7 @@ namespace FastPT.Memory;
 /// </summary>
 public sealed unsafe class GuestMemoryTableSource : ITableSource
 {
+    private const ulong MaxPhysical = 1UL << 52;
     private readonly byte* _hostBase;
     private readonly ulong _guestBase;
     private readonly ulong _size;
@@ -21,6 +22,9 @@ public sealed unsafe class GuestMemoryTableSource : ITableSource
             throw new ArgumentException("guest memory for tables must be 4 KiB-aligned (host pointer and guest-physical base)");
         if (sizeBytes < 4096)
             throw new ArgumentOutOfRangeException(nameof(sizeBytes), sizeBytes, "room for at least one 4 KiB table is needed");
+        // Entries hold bits 12..51 of a table's address: the whole region must lie below 2^52.
+        if (guestPhysicalBase >= MaxPhysical || (sizeBytes & ~4095UL) > MaxPhysical - guestPhysicalBase)
+            throw new ArgumentOutOfRangeException(nameof(guestPhysicalBase), $"guest-physical tables 0x{guestPhysicalBase:X} + 0x{sizeBytes:X} bytes end above 2^52; entries cannot link them. Place the region lower.");
         _hostBase = hostBase;
         _guestBase = guestPhysicalBase;
         _size = sizeBytes & ~4095UL;
@@ -56,6 +60,8 @@ public sealed unsafe class GuestMemoryTableSource : ITableSource
 
     public void Free(ulong physical)
     {
+        if ((physical & 4095) != 0 || physical < _guestBase || physical - _guestBase >= _size)
+            throw new ArgumentException($"0x{physical:X} is not a table of this source (guest-physical 0x{_guestBase:X}..0x{_guestBase + _size:X}, 4 KiB-aligned)", nameof(physical));
         _free.Push(physical);
         _inUse--;
     }
