@@ -30,9 +30,12 @@ public static class LinuxPte
 
     public static bool IsUffdWp(ulong v) => (v & Pte.UffdWp) != 0;
 
-    /// <summary>pte_swp_uffd_wp_any: a swap entry with bit 2, or a uffd-wp marker.</summary>
+    /// <summary>
+    /// pte_swp_uffd_wp_any: a swap-format entry with bit 2, or a uffd-wp marker. Bit 2 counts
+    /// on markers too: the seed-era change_pte_range set it on non-uffd-wp markers.
+    /// </summary>
     public static bool IsSwapUffdWpAny(ulong v) =>
-        IsSwap(v) && ((v & SwapEntry.UffdWp) != 0 && !PteMarker.IsMarker(v) || PteMarker.IsUffdWp(v));
+        IsSwap(v) && ((v & SwapEntry.UffdWp) != 0 || PteMarker.IsUffdWp(v));
 
     /// <summary>If RW=0, move D into saved-dirty (mksaveddirty_shift).</summary>
     public static ulong MoveDirtyToSaved(ulong v) =>

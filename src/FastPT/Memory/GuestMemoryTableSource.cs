@@ -52,11 +52,22 @@ public sealed unsafe class GuestMemoryTableSource : ITableSource
         return true;
     }
 
+    /// <summary>
+    /// The table at a guest-physical address. A guest can write its own tables, so a link may
+    /// point anywhere: outside the region this throws instead of touching foreign memory
+    /// (one unsigned compare; a stray pointer would take the process down with SIGSEGV).
+    /// </summary>
     public ulong* Table(ulong physical)
     {
-        System.Diagnostics.Debug.Assert(physical >= _guestBase && physical < _guestBase + _size);
-        return (ulong*)(_hostBase + (physical - _guestBase));
+        ulong offset = physical - _guestBase;
+        if (offset >= _size)
+            ThrowOutside(physical);
+        return (ulong*)(_hostBase + offset);
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowOutside(ulong physical) =>
+        throw new ArgumentOutOfRangeException(nameof(physical), $"guest-physical 0x{physical:X} is outside the table memory 0x{_guestBase:X}..0x{_guestBase + _size:X}: an entry links to memory this source does not own");
 
     public void Free(ulong physical)
     {

@@ -99,4 +99,25 @@ public sealed unsafe class GuestMemoryTableSourceTests : IDisposable
         Assert.Throws<ArgumentException>(() => src.Free(GuestBase + Tables * 4096));
         Assert.Equal(1, src.TablesInUse);
     }
+
+    [Fact]
+    public void TableOutsideTheRegionThrowsInsteadOfTouchingForeignMemory()
+    {
+        var src = new GuestMemoryTableSource(_host, GuestBase, Tables * 4096);
+        Assert.Throws<ArgumentOutOfRangeException>(() => (nint)src.Table(GuestBase - 4096));
+        Assert.Throws<ArgumentOutOfRangeException>(() => (nint)src.Table(GuestBase + Tables * 4096));
+        Assert.Throws<ArgumentOutOfRangeException>(() => (nint)src.Table(0));
+        Assert.Equal((nint)(_host + 2 * 4096), (nint)src.Table(GuestBase + 2 * 4096));
+    }
+
+    [Fact]
+    public void AGuestWrittenLinkOutsideTheRegionFaultsTheWalkWithAnException()
+    {
+        var src = new GuestMemoryTableSource(_host, GuestBase, Tables * 4096);
+        var space = new AddressSpace(src);
+        space.Map(0x1000, 0x5000, PageSize.Size4K, PgProt.Shared);
+        // The guest rewrites its PML4E to point at RAM that holds no table of ours.
+        space.Table(space.Root)[0] = 0x4000_0000 | PgProt.Table;
+        Assert.Throws<ArgumentOutOfRangeException>(() => space.Translate(0x1000, AccessType.Read, CpuMode.UserMode));
+    }
 }

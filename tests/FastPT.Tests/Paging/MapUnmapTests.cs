@@ -207,4 +207,30 @@ public unsafe class MapUnmapTests
         Assert.Equal(256, AddressSpace.Index(0xFF00_0000_0000_0000, 5));
         Assert.True(five.Translate(0xFF00_0000_0000_0010, AccessType.Read, CpuMode.Supervisor).Success);
     }
+
+    [Fact]
+    public void FindLeafStopsAtTheLeafOrTheFirstEmptySlot()
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src);
+        space.Map(0x1000, 0x7000, PageSize.Size4K, PgProt.Shared);
+        space.Map(0x4000_0000, 0x20_0000, PageSize.Size2M, PgProt.Shared);
+        space.Map(0x80_0000_0000, 0x4000_0000, PageSize.Size1G, PgProt.Shared);
+
+        ulong* p = space.FindLeaf(0x1234, out int level);
+        Assert.Equal((1, 0x7000 | PgProt.Shared), (level, *p));
+        p = space.FindLeaf(0x4012_3456, out level);
+        Assert.Equal((2, 0x20_0000 | PgProt.Shared | Pte.PageSize), (level, *p));
+        p = space.FindLeaf(0x80_1234_5678, out level);
+        Assert.Equal((3, 0x4000_0000 | PgProt.Shared | Pte.PageSize), (level, *p));
+        p = space.FindLeaf(0x5000, out level);                 // same PT, empty slot
+        Assert.Equal((1, 0UL), (level, *p));
+        p = space.FindLeaf(0x60_0000, out level);              // same PD, no PT
+        Assert.Equal((2, 0UL), (level, *p));
+        p = space.FindLeaf(0x7000_0000_0000, out level);       // nothing under that PML4 slot
+        Assert.Equal((4, 0UL), (level, *p));
+        space.Entry(0x5000, 1) = PteMarker.UffdWp;             // a marker is where the walk stops
+        p = space.FindLeaf(0x5000, out level);
+        Assert.Equal((1, PteMarker.UffdWp), (level, *p));
+    }
 }
