@@ -47,7 +47,7 @@ public unsafe struct ChangeProtectionOp : ILeafOp
             }
             return;
         }
-        ulong n = ChangeProtectionRule.ApplyPresent(old, _p, PgProt.HugeChangeMask);
+        ulong n = ChangeProtectionRule.ApplyHuge(old, _p, level);
         flush = FlushRules.NeedsFlush(old, n);
         *entry = n;
         changed += 512L << (9 * (level - 2));

@@ -43,9 +43,16 @@ public static class ChangeProtectionRule
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong ApplyPresent(ulong old, in ChangeProtectionParams p, ulong changeMask = PgProt.ChangeMask)
+    public static ulong ApplyPresent(ulong old, in ChangeProtectionParams p)
+        => Finish(LinuxPte.Modify(old, p.NewProt), p);
+
+    /// <summary>change_huge_pmd / change_huge_pud: the same rule with pmd_modify.</summary>
+    public static ulong ApplyHuge(ulong old, in ChangeProtectionParams p, int level)
+        => Finish(LinuxPte.ModifyHuge(old, p.NewProt, level), p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Finish(ulong v, in ChangeProtectionParams p)
     {
-        ulong v = LinuxPte.Modify(old, p.NewProt, changeMask);
         if (p.Protect)
             v = LinuxPte.MkUffdWp(v);
         else if (p.Resolve)
