@@ -9,9 +9,9 @@ using VecU = System.Runtime.Intrinsics.Vector256<ulong>;
 namespace FastPT.Kernels;
 
 /// <summary>
-/// change_protection over a run of PTEs, one vector of entries per step. Present, none and
-/// marker entries are computed in lanes; a vector holding a writable migration or device
-/// entry (whose swap type changes) goes through the scalar rule. Runs shorter than a vector
+/// change_protection over a run of PTEs, one vector of entries per step. Every entry kind
+/// (present, none, marker, swap incl. the writable migration / device types) is a lane
+/// select, so the exclusive loop makes no calls and keeps its constants in registers. Runs shorter than a vector
 /// go to the next narrower kernel; the last partial vector overlaps its predecessor with
 /// the lanes already done masked off (the rule is not idempotent, nor is its count).
 /// </summary>
@@ -44,8 +44,12 @@ internal static unsafe class ChangeProtectionVector256
         VecU writeTest = Vec.Create(p.VmaShared ? Pte.Dirty | Pte.SavedDirty : Pte.Special);
         VecU writeTestWant = p.VmaShared ? ones : zero; // shared: pass when the test bits are set; private: when clear
         VecU markerType = Vec.Create((ulong)PteMarker.SwapType);
-        VecU typeNoLowBit = Vec.Create(~1UL);
-        VecU writableSwapType = Vec.Create((ulong)ChangeProtectionRule.MigrationWrite); // 26; 27 differs in bit 0
+        VecU migrationWrite = Vec.Create((ulong)ChangeProtectionRule.MigrationWrite);
+        VecU deviceWrite = Vec.Create((ulong)ChangeProtectionRule.DevicePrivateWrite);
+        VecU migrationReadType = Vec.Create((ulong)(p.VmaShared ? ChangeProtectionRule.MigrationRead : ChangeProtectionRule.MigrationReadExclusive) << SwapEntry.TypeShift);
+        VecU deviceReadType = Vec.Create((ulong)ChangeProtectionRule.DevicePrivateRead << SwapEntry.TypeShift);
+        VecU swapOffsetBits = Vec.Create(0x07FF_FFFF_FFFF_FE00UL); // bits 9..58
+        VecU swapSoftDirty = Vec.Create(SwapEntry.SoftDirty);
         // A marker is resolved unless poisoned or guard: entry bits 10 and 11 hold those offset bits inverted.
         VecU markerNotPoisonOrGuard = Vec.Create(0xC00UL);
         VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
@@ -110,14 +114,6 @@ internal static unsafe class ChangeProtectionVector256
                 VecU swapFormat = ~(isPresent | isNone);
                 VecU isMarker = swapFormat & Vec.Equals(type, markerType);
                 VecU isSwap = Vec.AndNot(swapFormat, isMarker);
-                if ((isSwap & active & Vec.Equals(type & typeNoLowBit, writableSwapType)) != zero)
-                {
-                    // A writable migration / device-private entry: its type changes; rare, so scalar.
-                    int from = i + (int)BitOperations.TrailingZeroCount(Vec.ExtractMostSignificantBits(active));
-                    changed += ChangeProtectionScalar.Range<TMode>(entries, from, i + n, p, flush);
-                    i += n;
-                    continue;
-                }
                 if (markers)
                 {
                     v = Vec.ConditionalSelect(isNone, uffdMarker, v);
@@ -129,9 +125,17 @@ internal static unsafe class ChangeProtectionVector256
                     v = Vec.AndNot(v, gone);
                     counted |= gone;
                 }
-                if (protect || resolve)
+                if (isSwap != zero)
                 {
-                    VecU s = protect ? old | swapUffdWp : Vec.AndNot(old, swapUffdWp);
+                    // Writable migration (26) / device-private (27) entries become readable: same
+                    // offset bits, new type, and only soft-dirty (migration) or bit 2 (device) kept.
+                    VecU offset = old & swapOffsetBits;
+                    VecU s = Vec.ConditionalSelect(Vec.Equals(type, migrationWrite), offset | migrationReadType | (old & swapSoftDirty),
+                        Vec.ConditionalSelect(Vec.Equals(type, deviceWrite), offset | deviceReadType | (old & swapUffdWp), old));
+                    if (protect)
+                        s |= swapUffdWp;
+                    else if (resolve)
+                        s = Vec.AndNot(s, swapUffdWp);
                     v = Vec.ConditionalSelect(isSwap, s, v);
                     counted |= isSwap & ~Vec.Equals(s, old);
                 }
