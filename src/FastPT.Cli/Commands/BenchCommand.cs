@@ -37,6 +37,7 @@ internal static class BenchCommand
                 o = o with { Kernel = false };
             try
             {
+                _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here, before any work
                 var report = RunWithProgress(o, parse.GetValue(json));
                 if (parse.GetValue(json))
                     Console.WriteLine(JsonSerializer.Serialize(report, BenchJsonContext.Default.BenchReport));
