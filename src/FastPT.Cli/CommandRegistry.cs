@@ -8,5 +8,6 @@ internal static class CommandRegistry
     public static IEnumerable<Command> All()
     {
         yield return Commands.ScriptCommand.Create();
+        yield return Commands.BenchCommand.Create();
     }
 }
