@@ -65,9 +65,9 @@ internal static unsafe class ScanVector512
             VecU isNone = Vec.Equals(old & notGarbage, zero);
             VecU swapFormat = ~(isPresent | isNone);
             VecU isMarker = swapFormat & Vec.Equals(Vec.ShiftRightLogical(old, SwapEntry.TypeShift), markerType);
-            // pte_swp_uffd_wp_any: a marker asks its uffd-wp kind, any other swap entry its bit 2.
-            VecU swapWp = Vec.ConditionalSelect(isMarker,
-                Vec.Equals(old & markerUffdBit, zero), ~Vec.Equals(old & swapUffdWp, zero));
+            // pte_swp_uffd_wp_any: bit 2 on any swap-format entry, or a uffd-wp marker
+            // (whose inverted offset has bit 9 clear).
+            VecU swapWp = ~Vec.Equals(old & swapUffdWp, zero) | (isMarker & Vec.Equals(old & markerUffdBit, zero));
             VecU writtenLanes = (isPresent & Vec.Equals(old & uffdWp, zero))
                 | Vec.AndNot(swapFormat, swapWp)
                 | (isNone & emptyWritten);
