@@ -6,8 +6,7 @@ namespace FastPT.Scenarios.Tests.Cli;
 [Collection("Kernel")]
 public sealed class ScriptCommandTests
 {
-    // The CLI (FastPT.Cli.dll; its launcher is `fastpt`) and the core's FastPT.dll share this test's output folder,
-    // so run the CLI from its own build output.
+    // Run the CLI from its own build output, as a user would.
     private static string CliDll()
     {
         var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
