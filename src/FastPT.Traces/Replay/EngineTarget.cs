@@ -22,6 +22,9 @@ public sealed class EngineTarget : IReplayTarget
         _model = new MemoryModel(f);
     }
 
+    /// <summary>Wraps a model built elsewhere (to digest it); regions mapped before are not tracked.</summary>
+    public EngineTarget(MemoryModel model) => _model = model;
+
     public MemoryModel Model => _model;
 
     public long TablesInUse => _model.TablesInUse;
