@@ -109,7 +109,7 @@ public static class PerfRecorder
                     counts[(int)op.Kind]++;
                     NettraceWriter.Emit([op]);
                     if (++n % 200_000 == 0)
-                        Thread.Sleep(100); // let the EventPipe session drain its buffer
+                        Thread.Sleep(100); // let the session's reader drain the buffer before it fills
                 }, pidFilter);
                 foreach (PerfEvent e in parser.Read())
                     importer.Add(e);
@@ -118,6 +118,11 @@ public static class PerfRecorder
                     throw new RecordException($"`perf script` failed (exit code {perf.ExitCode}): {stderr.Result.Trim()}");
                 log_.TraceInfo("fastpt record (perf " + PerfVersionOrEmpty() + ")", commandLine, parser.LostEvents, parser.SkippedLines);
             });
+            // EventPipe drops events silently when its buffer overflows: check the file holds them all.
+            long emitted = counts.Sum(), read = 0;
+            NettraceReader.Read(tempOut, _ => read++);
+            if (read != emitted)
+                throw new RecordException($"the EventPipe session kept {read} of {emitted} operations; nothing was written. Retry on a less loaded machine.");
             File.Move(tempOut, output, overwrite: true);
         }
         finally
