@@ -13,7 +13,13 @@ public sealed unsafe class VirtualMachine : IDisposable
     private readonly int _vmFd;
     private bool _dirtyLogging;
 
-    public VirtualMachine(ulong memorySize)
+    /// <param name="memorySize">Guest RAM size (multiple of 2 MiB).</param>
+    /// <param name="extraPagingFeatures">
+    /// Also give the guest SMEP and SMAP when the host CPU has them but
+    /// KVM_GET_SUPPORTED_CPUID leaves them out (kvm_pvm does): KVM's own walker implements
+    /// them. docs/kvm.md records what the backend does with them.
+    /// </param>
+    public VirtualMachine(ulong memorySize, bool extraPagingFeatures = false)
     {
         _kvmFd = KvmSystem.OpenDevice();
         try
@@ -22,6 +28,8 @@ public sealed unsafe class VirtualMachine : IDisposable
             if (_vmFd < 0)
                 throw new KvmException($"KVM_CREATE_VM: {Libc.LastError()}");
             Cpuid = KvmSystem.SupportedCpuid(_kvmFd);
+            if (extraPagingFeatures)
+                HostCpu.AddPagingFeatures(Cpuid);
             Features = GuestCpuFeatures.From(Cpuid);
             Memory = new GuestMemory(memorySize);
             SetSlot(0);
