@@ -27,6 +27,7 @@ public static class L1tf
     }
 
     /// <summary>flip_protnone_guard: re-invert when old and new disagree about inversion.</summary>
-    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue) =>
-        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ Pte.PfnMask : newValue;
+    /// <param name="pfnMask">The frame bits of the entry's size (huge leaves invert only theirs).</param>
+    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue, ulong pfnMask = Pte.PfnMask) =>
+        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ pfnMask : newValue;
 }

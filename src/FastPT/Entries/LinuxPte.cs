@@ -63,10 +63,10 @@ public static class LinuxPte
     /// newprot; re-flip an L1TF-inverted PFN when the entry crosses present/PROT_NONE;
     /// then the 6.6+ saved-dirty rules.
     /// </summary>
-    public static ulong Modify(ulong old, ulong newprot, ulong changeMask = PgProt.ChangeMask)
+    public static ulong Modify(ulong old, ulong newprot, ulong changeMask = PgProt.ChangeMask, ulong pfnMask = Pte.PfnMask)
     {
         ulong v = (old & changeMask) | (newprot & ~changeMask);
-        v = L1tf.FlipIfCrossing(old, v);
+        v = L1tf.FlipIfCrossing(old, v, pfnMask);
         if ((old & Pte.Writable) != 0)
             v = MoveDirtyToSaved(v);
         else
@@ -75,5 +75,6 @@ public static class LinuxPte
     }
 
     /// <summary>pmd_modify: pte_modify with the huge-page change mask.</summary>
-    public static ulong ModifyHuge(ulong old, ulong newprot) => Modify(old, newprot, PgProt.HugeChangeMask);
+    public static ulong ModifyHuge(ulong old, ulong newprot, int level = 2) =>
+        Modify(old, newprot, PgProt.HugeChangeMask, level == 2 ? Pte.Pfn2MMask : Pte.Pfn1GMask);
 }

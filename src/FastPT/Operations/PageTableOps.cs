@@ -1,0 +1,33 @@
+using FastPT.Kernels;
+using FastPT.Paging;
+using FastPT.Walk;
+
+namespace FastPT.Operations;
+
+/// <summary>
+/// The batch verbs on raw tables. Each returns what it did (entries changed, tables
+/// allocated/freed, where it stopped) and fills the flush plan it is given.
+/// </summary>
+public static class PageTableOps
+{
+    /// <summary>
+    /// Linux's change_protection over [start, end): mprotect-style newprot, userfaultfd
+    /// write-protect (markers into empty entries when <see cref="ChangeProtectionParams.UseMarkers"/>,
+    /// allocating tables lazily) or resolve.
+    /// </summary>
+    /// <param name="splitHuge">Split huge leaves even where the range covers them (uffd-wp of file memory).</param>
+    public static WalkResult ChangeProtection(AddressSpace space, ulong start, ulong end, in ChangeProtectionParams p,
+        bool splitHuge = false, FlushPlan? flush = null, long budgetPages = long.MaxValue)
+    {
+        var op = new ChangeProtectionOp(p, splitHuge);
+        return RangeWalker.Walk(space, start, end, ref op, flush, budgetPages);
+    }
+
+    /// <summary>Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left empty.</summary>
+    public static WalkResult Zap(AddressSpace space, ulong start, ulong end, in ZapParams p,
+        bool freeEmptyTables = true, FlushPlan? flush = null)
+    {
+        var op = new ZapOp(p, freeEmptyTables);
+        return RangeWalker.Walk(space, start, end, ref op, flush);
+    }
+}

@@ -1,0 +1,48 @@
+using FastPT.Entries;
+using FastPT.Memory;
+using FastPT.Paging;
+
+namespace FastPT.Uffd;
+
+public sealed unsafe partial class MemoryModel
+{
+    private const ulong HugeSize = 1UL << 21;
+
+    private static bool IsHugeZero(ulong pmd) => Pte.Pfn(pmd & Pte.Pfn2MMask) == FrameAllocator.HugeZeroPfn;
+
+    /// <summary>The pmd slot for va, or null when upper tables are missing.</summary>
+    private ulong* PmdSlot(ulong va) => Space.TryGetEntry(va, 2);
+
+    private static bool IsHugeLeaf(ulong pmd) => (pmd & Pte.PageSize) != 0 && LinuxPte.IsPmdPresent(pmd);
+
+    /// <summary>Splits the huge leaves an operation on [start, end) covers only in part (__split_huge_pmd).</summary>
+    private void SplitHugeAtEdges(ulong start, ulong end)
+    {
+        if ((start & (HugeSize - 1)) != 0)
+            SplitHuge(start);
+        if ((end & (HugeSize - 1)) != 0)
+            SplitHuge(end);
+    }
+
+    /// <summary>
+    /// Replaces a huge pmd with a table: a THP becomes 512 PTEs of its pages; the huge zero
+    /// page becomes 512 special PTEs of the 4 KiB zero page (uffd-wp carried over).
+    /// </summary>
+    private void SplitHuge(ulong va)
+    {
+        ulong* slot = PmdSlot(va);
+        if (slot == null || !IsHugeLeaf(*slot))
+            return;
+        ulong pmd = *slot;
+        if (!IsHugeZero(pmd))
+        {
+            Space.Split(va, 2);
+            return;
+        }
+        if (!Space.Tables.TryAllocate(out ulong table))
+            throw new TableAllocationException($"out of page tables while splitting the huge zero page at 0x{va:X}");
+        ulong pte = (pmd & ~(Pte.PfnMask | Pte.PageSize)) | FrameAllocator.ZeroPfn << 12;
+        new Span<ulong>(Space.Table(table), 512).Fill(pte);
+        System.Threading.Volatile.Write(ref *slot, table | PgProt.Table);
+    }
+}

@@ -1,0 +1,248 @@
+using FastPT.Entries;
+using FastPT.Kernels;
+using FastPT.Memory;
+using FastPT.Operations;
+using FastPT.Paging;
+using FastPT.Walk;
+
+namespace FastPT.Uffd;
+
+/// <summary>
+/// A process's memory as Linux manages it, on FastPT's own tables: VMAs with a backing,
+/// protection and userfaultfd write-protect registration, a page cache for file memory, and
+/// the fault path. Accesses are real hardware walks (<see cref="AddressSpace.Translate"/>);
+/// when one faults the model does what Linux's fault handler would and the CPU retries.
+/// Not thread-safe: one model is one mm under its mmap lock.
+/// </summary>
+public sealed partial class MemoryModel : IDisposable
+{
+    private static readonly CpuMode UserCpu = new(User: true);
+    private readonly List<Vma> _vmas = [];
+    private readonly FrameAllocator _frames = new();
+    private readonly NativeTableSource? _ownedTables;
+    private readonly FlushPlan _scratchFlush = new();
+
+    public MemoryModel(UffdFeatures features = UffdFeatures.None, ITableSource? tables = null)
+    {
+        if ((features & UffdFeatures.WpAsync) != 0)
+            features |= UffdFeatures.WpUnpopulated;
+        Features = features;
+        if (tables is null)
+            tables = _ownedTables = new NativeTableSource();
+        Space = new AddressSpace(tables);
+    }
+
+    public UffdFeatures Features { get; }
+
+    public AddressSpace Space { get; }
+
+    public long TablesInUse => Space.Tables.TablesInUse;
+
+    private bool Async => (Features & UffdFeatures.WpAsync) != 0;
+
+    /// <summary>userfaultfd_wp_use_markers: empty entries of this VMA get uffd-wp markers.</summary>
+    private bool UseMarkers(Vma v) => v.UffdWp && (!v.Anonymous || (Features & UffdFeatures.WpUnpopulated) != 0);
+
+    /// <summary>mmap at a fixed address (a fresh memfd for file memory). The range must be free.</summary>
+    public void Map(ulong start, ulong length, Backing backing, MemoryProtection protection, bool hugePageHint = false)
+    {
+        CheckRange(start, length);
+        if (_vmas.Any(v => v.Start < start + length && start < v.End))
+            throw new InvalidOperationException($"[0x{start:X}, 0x{start + length:X}) overlaps an existing mapping; unmap it first");
+        if (hugePageHint && backing != Backing.Anon)
+            throw new ArgumentException("transparent huge pages are modelled for anonymous memory only", nameof(hugePageHint));
+        var vma = new Vma
+        {
+            Start = start,
+            End = start + length,
+            Backing = backing,
+            Protection = protection,
+            HugePageHint = hugePageHint,
+            File = backing == Backing.File ? new ShmemFile((long)(length >> 12)) : null,
+        };
+        int i = _vmas.FindIndex(v => v.Start > start);
+        _vmas.Insert(i < 0 ? _vmas.Count : i, vma);
+    }
+
+    /// <summary>munmap: zaps everything (markers too), frees the tables, forgets the VMAs.</summary>
+    public void Unmap(ulong start, ulong length)
+    {
+        CheckRange(start, length);
+        ulong end = start + length;
+        SplitHugeAtEdges(start, end);
+        foreach (var v in Split(start, end))
+        {
+            PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, freeEmptyTables: true);
+            _vmas.Remove(v);
+        }
+    }
+
+    /// <summary>UFFDIO_REGISTER with mode WP over every VMA in the range.</summary>
+    public void RegisterWriteProtect(ulong start, ulong length)
+    {
+        CheckRange(start, length);
+        foreach (var v in RequireMapped(start, start + length))
+            v.UffdWp = true;
+        Merge();
+    }
+
+    /// <summary>
+    /// UFFDIO_UNREGISTER: resets write protection first (markers go back to empty entries,
+    /// bit 10 is cleared), then drops the registration.
+    /// </summary>
+    public void Unregister(ulong start, ulong length)
+    {
+        CheckRange(start, length);
+        ulong end = start + length;
+        SplitHugeAtEdges(start, end);
+        foreach (var v in Split(start, end))
+        {
+            if (!v.UffdWp)
+                continue;
+            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve);
+            v.UffdWp = false;
+        }
+        Merge();
+    }
+
+    /// <summary>
+    /// UFFDIO_WRITEPROTECT: mode WP (protect) or mode 0 (resolve). Every VMA in the range must
+    /// be registered for write-protect.
+    /// </summary>
+    public WalkResult WriteProtect(ulong start, ulong length, bool protect, FlushPlan? flush = null)
+    {
+        CheckRange(start, length);
+        ulong end = start + length;
+        var vmas = RequireMapped(start, end);
+        if (vmas.FirstOrDefault(v => !v.UffdWp) is { } unregistered)
+            throw new InvalidOperationException($"[0x{unregistered.Start:X}, 0x{unregistered.End:X}) is not registered for write-protect (UFFDIO_WRITEPROTECT would fail with ENOENT)");
+        SplitHugeAtEdges(start, end);
+        long changed = 0;
+        int allocated = 0, freed = 0, splits = 0;
+        foreach (var v in vmas)
+        {
+            var r = ChangeProtection(v, Math.Max(start, v.Start), Math.Min(end, v.End),
+                protect ? ChangeProtectionFlags.UffdWp : ChangeProtectionFlags.UffdWpResolve, flush);
+            changed += r.EntriesChanged;
+            allocated += r.TablesAllocated;
+            freed += r.TablesFreed;
+            splits += r.HugeSplits;
+            if (!r.Complete)
+                return r with { EntriesChanged = changed, TablesAllocated = allocated, TablesFreed = freed, HugeSplits = splits };
+        }
+        return new WalkResult(WalkStatus.Complete, end, changed, allocated, freed, splits);
+    }
+
+    /// <summary>mprotect: splits VMAs at the edges, sets the protection, rewrites present entries.</summary>
+    public void Protect(ulong start, ulong length, MemoryProtection protection)
+    {
+        CheckRange(start, length);
+        ulong end = start + length;
+        RequireMapped(start, end);
+        SplitHugeAtEdges(start, end);
+        foreach (var v in Split(start, end))
+        {
+            v.Protection = protection;
+            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None);
+        }
+        Merge();
+    }
+
+    /// <summary>madvise(MADV_DONTNEED): drops mappings, keeps the page cache.</summary>
+    public void Zap(ulong start, ulong length)
+    {
+        CheckRange(start, length);
+        ulong end = start + length;
+        var vmas = RequireMapped(start, end);
+        SplitHugeAtEdges(start, end);
+        foreach (var v in vmas)
+        {
+            var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
+            PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, freeEmptyTables: true);
+        }
+    }
+
+    private WalkResult ChangeProtection(Vma v, ulong start, ulong end, ChangeProtectionFlags flags, FlushPlan? flush = null)
+    {
+        if (v.ManualWriteUpgrade && (flags & ChangeProtectionFlags.UffdWp) == 0)
+            flags |= ChangeProtectionFlags.TryChangeWritable;
+        var p = new ChangeProtectionParams(v.PageProt, flags, UseMarkers(v), v.MayWrite, v.Shared, v.UffdWp);
+        bool splitHuge = (flags & ChangeProtectionFlags.UffdWp) != 0 && !v.Anonymous;
+        return PageTableOps.ChangeProtection(Space, start, end, p, splitHuge, flush ?? _scratchFlush);
+    }
+
+    /// <summary>The length of the mapping created at start (all VMAs split from it since).</summary>
+    public ulong RegionLength(ulong start)
+    {
+        var first = FindVma(start) ?? throw new ArgumentException($"nothing is mapped at 0x{start:X}");
+        ulong end = first.End;
+        foreach (var v in _vmas)
+            if (v.Start == end)
+                end = v.End;
+        return end - start;
+    }
+
+    private Vma? FindVma(ulong va) => _vmas.Find(v => v.Start <= va && va < v.End);
+
+    private List<Vma> RequireMapped(ulong start, ulong end)
+    {
+        var list = _vmas.Where(v => v.Start < end && start < v.End).ToList();
+        ulong at = start;
+        foreach (var v in list)
+        {
+            if (v.Start > at)
+                break;
+            at = v.End;
+        }
+        if (at < end)
+            throw new InvalidOperationException($"[0x{start:X}, 0x{end:X}) is not entirely mapped (hole at 0x{at:X}); the kernel would fail with ENOMEM");
+        return list;
+    }
+
+    /// <summary>Splits VMAs so that start and end are VMA boundaries; returns the VMAs inside.</summary>
+    private List<Vma> Split(ulong start, ulong end)
+    {
+        for (int i = 0; i < _vmas.Count; i++)
+        {
+            var v = _vmas[i];
+            foreach (ulong cut in new[] { start, end })
+            {
+                if (v.Start < cut && cut < v.End)
+                {
+                    var tail = v.CloneAt(cut, v.End);
+                    v.End = cut;
+                    _vmas.Insert(i + 1, tail);
+                }
+            }
+        }
+        return _vmas.Where(v => v.Start >= start && v.End <= end).ToList();
+    }
+
+    private void Merge()
+    {
+        for (int i = 0; i + 1 < _vmas.Count;)
+        {
+            if (_vmas[i].CanMergeWith(_vmas[i + 1]))
+            {
+                _vmas[i].End = _vmas[i + 1].End;
+                _vmas.RemoveAt(i + 1);
+            }
+            else
+                i++;
+        }
+    }
+
+    private static void CheckRange(ulong start, ulong length)
+    {
+        if ((start & 4095) != 0 || (length & 4095) != 0 || length == 0)
+            throw new ArgumentException($"range 0x{start:X}+0x{length:X} must be 4 KiB-aligned and non-empty");
+        if (start + length < start)
+            throw new ArgumentOutOfRangeException(nameof(length), "range wraps around the address space");
+    }
+
+    public void Dispose()
+    {
+        Space.Dispose();
+        _ownedTables?.Dispose();
+    }
+}

@@ -1,0 +1,58 @@
+using FastPT.Entries;
+
+namespace FastPT.Uffd;
+
+/// <summary>
+/// A virtual memory area: [Start, End) with one backing, protection and userfaultfd state.
+/// mprotect and registration split and merge these as Linux does.
+/// </summary>
+internal sealed class Vma
+{
+    public ulong Start;
+    public ulong End;
+    public required Backing Backing;
+    public MemoryProtection Protection;
+    public bool UffdWp;
+    public bool HugePageHint;
+    public ShmemFile? File;
+    /// <summary>File page index mapped at <see cref="Start"/>.</summary>
+    public long PageOffset;
+
+    public bool Anonymous => Backing == Backing.Anon;
+    public bool Shared => Backing == Backing.File;
+    public bool MayRead => Protection != MemoryProtection.None;
+    public bool MayWrite => Protection == MemoryProtection.ReadWrite;
+    public long Pages => (long)((End - Start) >> 12);
+
+    public long FilePage(ulong va) => PageOffset + (long)((va - Start) >> 12);
+
+    /// <summary>
+    /// vma->vm_page_prot: vm_get_page_prot of the flags, minus RW where write faults are
+    /// wanted (writenotify): private mappings always (COW), shared ones while registered
+    /// for uffd-wp.
+    /// </summary>
+    public ulong PageProt => Shared
+        ? (MayWrite && !UffdWp ? PgProt.Shared : MayRead ? PgProt.ReadOnly : PgProt.None)
+        : (MayRead ? PgProt.Copy : PgProt.None);
+
+    /// <summary>vma_wants_manual_pte_write_upgrade: change_protection may set RW itself.</summary>
+    public bool ManualWriteUpgrade => MayWrite && (!Shared || UffdWp);
+
+    public Vma CloneAt(ulong start, ulong end) => new()
+    {
+        Start = start,
+        End = end,
+        Backing = Backing,
+        Protection = Protection,
+        UffdWp = UffdWp,
+        HugePageHint = HugePageHint,
+        File = File,
+        PageOffset = File is null ? 0 : FilePage(start),
+    };
+
+    /// <summary>vma_merge's test for two neighbours.</summary>
+    public bool CanMergeWith(Vma next) =>
+        End == next.Start && Backing == next.Backing && Protection == next.Protection && UffdWp == next.UffdWp
+        && HugePageHint == next.HugePageHint && File == next.File
+        && (File is null || FilePage(End) == next.PageOffset);
+}

@@ -1,0 +1,26 @@
+namespace FastPT.Walk;
+
+public enum WalkStatus
+{
+    /// <summary>The whole range was processed.</summary>
+    Complete,
+    /// <summary>The page budget ran out; resume at <see cref="WalkResult.WalkEnd"/>.</summary>
+    BudgetExhausted,
+    /// <summary>
+    /// A table could not be allocated. Everything before <see cref="WalkResult.WalkEnd"/> was
+    /// processed and every table is consistent; the flush plan covers what changed.
+    /// </summary>
+    OutOfTables,
+}
+
+/// <summary>What a walk did. <see cref="EntriesChanged"/> counts as Linux's change_protection does.</summary>
+public readonly record struct WalkResult(
+    WalkStatus Status,
+    ulong WalkEnd,
+    long EntriesChanged,
+    int TablesAllocated,
+    int TablesFreed,
+    int HugeSplits)
+{
+    public bool Complete => Status == WalkStatus.Complete;
+}

@@ -1,0 +1,153 @@
+using FastPT.Entries;
+using FastPT.Kernels;
+using FastPT.Memory;
+using FastPT.Operations;
+using FastPT.Paging;
+using FastPT.Walk;
+using Xunit;
+
+namespace FastPT.Tests.Operations;
+
+public unsafe class PageTableOpsTests
+{
+    private const ulong GiB = 1UL << 30;
+    private static readonly ChangeProtectionParams Protect = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
+    private static readonly ChangeProtectionParams Resolve = ChangeProtectionParams.UffdUnprotect(PgProt.ReadOnly);
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void MarkersAcrossPmdAndPudBoundaries_AllocateExactlyTheTablesNeeded(int levels)
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src, levels);
+        // 3 pages before a 1 GiB boundary to 600 pages after: 2 pud entries' worth of tables.
+        ulong start = 5 * GiB - 3 * 4096, end = 5 * GiB + 600 * 4096;
+        var r = PageTableOps.ChangeProtection(space, start, end, Protect);
+
+        Assert.True(r.Complete);
+        Assert.Equal((long)((end - start) >> 12), r.EntriesChanged);
+        // pud table (shared), then per side one pmd table, and pte tables: 1 before, 2 after (600 > 512).
+        int expected = (levels == 5 ? 1 : 0) + 1 + 2 + 3;
+        Assert.Equal(expected, r.TablesAllocated);
+        Assert.Equal(1 + expected, src.TablesInUse);
+        for (ulong va = start - 4096; va <= end; va += 4096)
+        {
+            ulong* e = space.TryGetEntry(va, 1);
+            bool inside = va >= start && va < end;
+            Assert.Equal(inside ? PteMarker.UffdWp : 0, e == null ? 0 : *e);
+        }
+        // No TLB flush is owed for none -> marker.
+        var flush = new FlushPlan();
+        var again = PageTableOps.ChangeProtection(space, start, end, Resolve, flush: flush);
+        Assert.Equal(r.EntriesChanged, again.EntriesChanged);
+        Assert.Equal(0, flush.Count);
+        Assert.Equal(0, again.TablesAllocated);
+    }
+
+    [Fact]
+    public void OutOfTables_StopsConsistently_AndResumes()
+    {
+        using var src = new NativeTableSource(maxTables: 4); // root + pud + pmd + one pte table
+        using var space = new AddressSpace(src);
+        ulong start = 2 * GiB, end = start + 3 * 512 * 4096;
+        var r = PageTableOps.ChangeProtection(space, start, end, Protect);
+
+        Assert.Equal(WalkStatus.OutOfTables, r.Status);
+        Assert.Equal(start + 512 * 4096, r.WalkEnd);
+        Assert.Equal(512, r.EntriesChanged);
+        Assert.Equal(4, src.TablesInUse);
+        // Everything before WalkEnd is done, nothing after it is touched.
+        Assert.Equal(PteMarker.UffdWp, space.Entry(r.WalkEnd - 4096, 1));
+        Assert.True(space.TryGetEntry(r.WalkEnd, 1) == null);
+    }
+
+    [Fact]
+    public void Budget_StopsAtATableBoundary_AndResumingGivesTheSameTables()
+    {
+        using var a = new NativeTableSource();
+        using var sa = new AddressSpace(a);
+        using var b = new NativeTableSource();
+        using var sb = new AddressSpace(b);
+        ulong start = GiB + 100 * 4096, end = GiB + 5000 * 4096;
+        var whole = PageTableOps.ChangeProtection(sa, start, end, Protect);
+
+        long total = 0;
+        ulong at = start;
+        int calls = 0;
+        while (true)
+        {
+            var part = PageTableOps.ChangeProtection(sb, at, end, Protect, budgetPages: 1000);
+            total += part.EntriesChanged;
+            calls++;
+            if (part.Complete)
+                break;
+            Assert.Equal(WalkStatus.BudgetExhausted, part.Status);
+            Assert.Equal(0UL, part.WalkEnd & ((1UL << 21) - 1));
+            at = part.WalkEnd;
+        }
+        Assert.True(calls > 1);
+        Assert.Equal(whole.EntriesChanged, total);
+        for (ulong va = start; va < end; va += 4096)
+            Assert.Equal(sa.Entry(va, 1), sb.Entry(va, 1));
+    }
+
+    [Fact]
+    public void PartlyCoveredHugeLeaf_IsSplit_CoveredOneChangesWhole()
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src);
+        ulong leaf = PgProt.Shared | Pte.Dirty;
+        space.Map(GiB, 0x4000_0000, PageSize.Size2M, leaf);
+        space.Map(GiB + (1UL << 21), 0x4020_0000, PageSize.Size2M, leaf);
+        var p = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: false);
+        var flush = new FlushPlan();
+
+        var r = PageTableOps.ChangeProtection(space, GiB + 4096, GiB + (4UL << 20), p, flush: flush);
+
+        Assert.Equal(1, r.HugeSplits);
+        Assert.Equal(511 + 512, r.EntriesChanged);
+        ulong first = space.Entry(GiB, 1);
+        Assert.Equal(0x4000_0000UL | (leaf & ~Pte.PageSize), first); // outside the range: unchanged
+        ulong second = space.Entry(GiB + 4096, 1);
+        Assert.Equal(LinuxPte.MkUffdWp(LinuxPte.Modify(0x4000_1000UL | leaf, PgProt.ReadOnly)), second);
+        ulong huge = space.Entry(GiB + (1UL << 21), 2);
+        Assert.True((huge & Pte.PageSize) != 0 && (huge & Pte.UffdWp) != 0 && (huge & Pte.Writable) == 0);
+        // RW went 1 -> 0 on all changed entries: one coalesced flush range.
+        Assert.Equal(1, flush.Count);
+        Assert.Equal(new FlushRange(GiB + 4096, GiB + (4UL << 20)), flush.Ranges[0]);
+    }
+
+    [Fact]
+    public void Zap_FreesFullyCoveredEmptyTables_KeepsThoseWithMarkers()
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src);
+        ulong start = GiB;
+        for (ulong va = start; va < start + (4UL << 20); va += 4096)
+            space.Map(va, va, PageSize.Size4K, PgProt.Shared);
+        long tables = src.TablesInUse;
+        // Protect the second extent so a zap that keeps uffd-wp leaves markers there.
+        PageTableOps.ChangeProtection(space, start + (2UL << 20), start + (4UL << 20),
+            ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true));
+
+        var r = PageTableOps.Zap(space, start, start + (4UL << 20), ZapParams.DontNeedFileUffdWp);
+
+        Assert.Equal(1024, r.EntriesChanged);
+        Assert.Equal(1, r.TablesFreed);
+        Assert.Equal(tables - 1, src.TablesInUse);
+        Assert.True(space.TryGetEntry(start, 1) == null);
+        Assert.Equal(PteMarker.UffdWp, space.Entry(start + (2UL << 20), 1));
+    }
+
+    [Fact]
+    public void BadRanges_AreRejected_AndChangeNothing()
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src);
+        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 4096 + 1, 8192, Protect));
+        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 8192, 8192, Protect));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PageTableOps.ChangeProtection(space, (1UL << 47) - 4096, (1UL << 47) + 4096, Protect));
+        Assert.Equal(1, src.TablesInUse);
+    }
+}

@@ -1,0 +1,110 @@
+using FastPT.Entries;
+using FastPT.Uffd;
+using Xunit;
+
+namespace FastPT.Tests.Uffd;
+
+/// <summary>The seed commit's cases on the model directly; the golden scenarios check the rest against the kernel.</summary>
+public class MemoryModelTests
+{
+    private const ulong Base = 0x7F00_0000_0000;
+
+    private static string State(MemoryModel m, int page)
+    {
+        ulong pm = m.Pagemap(Base + ((ulong)page << 12));
+        return $"{((pm & PagemapBits.Present) != 0 ? 'P' : '-')}{((pm & PagemapBits.Swap) != 0 ? 'S' : '-')}"
+            + $"{((pm & PagemapBits.UffdWp) != 0 ? 'W' : '-')}{((pm & PagemapBits.File) != 0 ? 'F' : '-')}";
+    }
+
+    private static string States(MemoryModel m, int pages) =>
+        string.Join(" ", Enumerable.Range(0, pages).Select(p => State(m, p)));
+
+    [Fact]
+    public void SpecExample_ProducesTheKernelsStates()
+    {
+        using var m = new MemoryModel();
+        m.Map(Base, 8 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.RegisterWriteProtect(Base, 8 * 4096);
+        for (int p = 0; p < 3; p++)
+            Assert.Equal(AccessOutcome.Completed, m.Access(Base + (ulong)p * 4096, write: true).Outcome);
+        m.Zap(Base, 8 * 4096);
+        var wp = m.WriteProtect(Base, 8 * 4096, protect: true);
+        Assert.Equal(8, wp.EntriesChanged);
+        Assert.Equal(string.Join(" ", Enumerable.Repeat("-SW-", 8)), States(m, 8));
+
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 4096, write: false).Outcome);
+        var fault = m.Access(Base + 2 * 4096, write: true);
+        Assert.Equal(AccessOutcome.WriteProtectFault, fault.Outcome);
+        Assert.Equal(UffdMessage.FlagWrite | UffdMessage.FlagWp, fault.Message.Flags);
+        Assert.Equal(Base + 2 * 4096, fault.Message.Address);
+        m.WriteProtect(Base + 2 * 4096, 4096, protect: false);
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 2 * 4096, write: true).Outcome);
+        Assert.Equal("-SW- P-WF P--F -SW- -SW- -SW- -SW- -SW-", States(m, 8));
+
+        m.WriteProtect(Base, 8 * 4096, protect: false);
+        Assert.Equal("---- P--F P--F ---- ---- ---- ---- ----", States(m, 8));
+    }
+
+    [Fact]
+    public void Protect_InstallsTheMarkerValue_AndAllocatesTablesLazily()
+    {
+        using var m = new MemoryModel();
+        ulong start = Base + (1UL << 30) - 4096; // crosses a 1 GiB (pud) boundary
+        m.Map(start, 2 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.RegisterWriteProtect(start, 2 * 4096);
+        long before = m.TablesInUse;
+        var r = m.WriteProtect(start, 2 * 4096, protect: true);
+        Assert.Equal(PteMarker.UffdWp, m.Space.Entry(start, 1));
+        Assert.Equal(PteMarker.UffdWp, m.Space.Entry(start + 4096, 1));
+        // One pud table, pmd table and pte table on each side of the boundary.
+        Assert.Equal(r.TablesAllocated, m.TablesInUse - before);
+        Assert.True(r.TablesAllocated >= 4, $"allocated {r.TablesAllocated}");
+    }
+
+    [Fact]
+    public void AnonymousWithoutUnpopulated_GetsNoMarkers_WithUnpopulatedDoes()
+    {
+        foreach (var features in new[] { UffdFeatures.None, UffdFeatures.WpUnpopulated })
+        {
+            using var m = new MemoryModel(features);
+            m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
+            m.RegisterWriteProtect(Base, 4 * 4096);
+            m.WriteProtect(Base, 4 * 4096, protect: true);
+            string expected = features == UffdFeatures.None ? "---- ---- ---- ----" : "-SW- -SW- -SW- -SW-";
+            Assert.Equal(expected, States(m, 4));
+            // A read over a marker maps the zero page write-protected; without one it is plain.
+            m.Access(Base, write: false);
+            Assert.Equal(features == UffdFeatures.None ? "P---" : "P-W-", State(m, 0));
+        }
+    }
+
+    [Fact]
+    public void ZapOfProtectedFileKeepsMarkers_AnonymousDropsThem()
+    {
+        using var m = new MemoryModel(UffdFeatures.WpUnpopulated);
+        m.Map(Base, 2 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Map(Base + (1UL << 21), 2 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
+        foreach (ulong b in new[] { Base, Base + (1UL << 21) })
+        {
+            m.RegisterWriteProtect(b, 2 * 4096);
+            m.Access(b, write: true);
+            m.WriteProtect(b, 2 * 4096, protect: true);
+            m.Zap(b, 2 * 4096);
+        }
+        Assert.Equal(PteMarker.UffdWp, m.Space.Entry(Base, 1));
+        Assert.Equal(PteMarker.UffdWp, m.Space.Entry(Base + 4096, 1));
+        Assert.Equal(0UL, m.Space.Entry(Base + (1UL << 21), 1));
+    }
+
+    [Fact]
+    public void WriteToReadOnlyMapping_IsASegv_AndChangesNothing()
+    {
+        using var m = new MemoryModel();
+        m.Map(Base, 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Protect(Base, 4096, MemoryProtection.Read);
+        Assert.Equal(AccessOutcome.SegmentationFault, m.Access(Base, write: true).Outcome);
+        Assert.Equal("----", State(m, 0));
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base, write: false).Outcome);
+        Assert.Equal("P--F", State(m, 0));
+    }
+}
