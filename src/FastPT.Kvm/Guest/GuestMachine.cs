@@ -17,9 +17,9 @@ public sealed unsafe class GuestMachine : IDisposable
     /// <summary>Flags for the system's leaves and tables: P|RW|A|D, plus US where users go.</summary>
     private const ulong SystemFlags = Pte.Present | Pte.Writable | Pte.Accessed | Pte.Dirty;
 
-    public GuestMachine(PageFaultMode mode, bool extraPagingFeatures = false)
+    public GuestMachine(PageFaultMode mode, ExtraGuestFeatures extras = ExtraGuestFeatures.None)
     {
-        Vm = new VirtualMachine(GuestLayout.MemorySize, extraPagingFeatures);
+        Vm = new VirtualMachine(GuestLayout.MemorySize, extras);
         try
         {
             TableSource = new GuestMemoryTableSource(Memory.At(GuestLayout.Tables), GuestLayout.Tables, GuestLayout.TablesEnd - GuestLayout.Tables);

@@ -50,7 +50,7 @@ public static unsafe class DifferentialCheck
 
     private static void RunSpace(DifferentialOptions options, DifferentialReport report, Random rng, int spaceIndex, byte* model, byte* before, Probe[] probes, Action<string>? log)
     {
-        using var machine = new GuestMachine(PageFaultMode.RecordAndSkip, options.ExtraPagingFeatures);
+        using var machine = new GuestMachine(PageFaultMode.RecordAndSkip, options.Extras);
         report.Features ??= machine.Features;
         var space = RandomAddressSpace.Build(machine, rng);
         var modelSpace = new AddressSpace(new GuestMemoryTableSource(model, GuestLayout.Tables, TablesSize));
@@ -85,11 +85,13 @@ public static unsafe class DifferentialCheck
             }
 
             var modelCpu = machine.Model(cpu);
+            if (options.ModelOverride is { } tweak)
+                modelCpu = tweak(modelCpu);
             long faultsBefore = report.Faults, reservedBefore = report.ReservedFaults, mismatchesBefore = report.MismatchCount;
             for (int i = 0; i < n; i++)
             {
                 var p = probes[i];
-                var expected = modelSpace.Translate(p.Address, p.Access, modelCpu);
+                var expected = modelSpace.Translate(p.Address, p.Access, modelCpu, options.ModelSetsAccessedDirty);
                 var actual = ProbeProgram.Outcome(machine.Memory, i);
                 if (actual.Faulted)
                 {

@@ -21,19 +21,21 @@ public static class HostCpu
         return [];
     }
 
-    /// <summary>Sets the CPUID bits for SMEP and SMAP where the host CPU has them. (1 GiB pages are not offered: kvm_pvm's walker still treats PS in a PDPTE as reserved; see docs/kvm.md.)</summary>
-    internal static void AddPagingFeatures(Span<KvmCpuidEntry> cpuid)
+    /// <summary>Sets the CPUID bits of the requested features where the host CPU has them.</summary>
+    internal static void AddPagingFeatures(Span<KvmCpuidEntry> cpuid, ExtraGuestFeatures extras)
     {
         for (int i = 0; i < cpuid.Length; i++)
         {
             ref var e = ref cpuid[i];
             if (e.Function == 7 && e.Index == 0)
             {
-                if (Flags.Contains("smep"))
+                if ((extras & ExtraGuestFeatures.Smep) != 0 && Flags.Contains("smep"))
                     e.Ebx |= 1u << 7;
-                if (Flags.Contains("smap"))
+                if ((extras & ExtraGuestFeatures.Smap) != 0 && Flags.Contains("smap"))
                     e.Ebx |= 1u << 20;
             }
+            if (e.Function == 0x8000_0001 && (extras & ExtraGuestFeatures.Pages1G) != 0 && Flags.Contains("pdpe1gb"))
+                e.Edx |= 1u << 26;
         }
     }
 }

@@ -4,7 +4,7 @@ namespace FastPT.Kvm.Vmm;
 
 /// <summary>
 /// A KVM VM with one memory slot (guest RAM at guest-physical 0) and one vCPU whose CPUID is
-/// everything KVM supports, so NX, 1 GiB pages, SMEP and SMAP are usable by the guest.
+/// everything KVM supports (plus any requested extras), so the guest may use what the backend offers.
 /// </summary>
 public sealed unsafe class VirtualMachine : IDisposable
 {
@@ -14,12 +14,8 @@ public sealed unsafe class VirtualMachine : IDisposable
     private bool _dirtyLogging;
 
     /// <param name="memorySize">Guest RAM size (multiple of 2 MiB).</param>
-    /// <param name="extraPagingFeatures">
-    /// Also give the guest SMEP and SMAP when the host CPU has them but
-    /// KVM_GET_SUPPORTED_CPUID leaves them out (kvm_pvm does): KVM's own walker implements
-    /// them. docs/kvm.md records what the backend does with them.
-    /// </param>
-    public VirtualMachine(ulong memorySize, bool extraPagingFeatures = false)
+    /// <param name="extras">Features to offer beyond KVM_GET_SUPPORTED_CPUID (see <see cref="ExtraGuestFeatures"/>).</param>
+    public VirtualMachine(ulong memorySize, ExtraGuestFeatures extras = ExtraGuestFeatures.None)
     {
         _kvmFd = KvmSystem.OpenDevice();
         try
@@ -28,8 +24,8 @@ public sealed unsafe class VirtualMachine : IDisposable
             if (_vmFd < 0)
                 throw new KvmException($"KVM_CREATE_VM: {Libc.LastError()}");
             Cpuid = KvmSystem.SupportedCpuid(_kvmFd);
-            if (extraPagingFeatures)
-                HostCpu.AddPagingFeatures(Cpuid);
+            if (extras != ExtraGuestFeatures.None)
+                HostCpu.AddPagingFeatures(Cpuid, extras);
             Features = GuestCpuFeatures.From(Cpuid);
             Memory = new GuestMemory(memorySize);
             SetSlot(0);
