@@ -7,6 +7,6 @@ public static class BackendFactory
     {
         if (kernel)
             return new KernelBackend();
-        throw new NotSupportedException("engine backend not merged yet");
+        return new EngineBackend();
     }
 }

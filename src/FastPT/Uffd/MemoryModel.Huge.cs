@@ -8,7 +8,11 @@ public sealed unsafe partial class MemoryModel
 {
     private const ulong HugeSize = 1UL << 21;
 
-    private static bool IsHugeZero(ulong pmd) => Pte.Pfn(pmd & Pte.Pfn2MMask) == FrameAllocator.HugeZeroPfn;
+    private static bool IsHugeZero(ulong pmd) => HugePfn(pmd) == FrameAllocator.HugeZeroPfn;
+
+    /// <summary>The first frame of a 2 MiB leaf, undoing the L1TF inversion of a PROT_NONE one.</summary>
+    private static ulong HugePfn(ulong pmd) =>
+        Pte.Pfn((L1tf.NeedsInvert(pmd) ? pmd ^ Pte.Pfn2MMask : pmd) & Pte.Pfn2MMask);
 
     /// <summary>The pmd slot for va, or null when upper tables are missing.</summary>
     private ulong* PmdSlot(ulong va) => Space.TryGetEntry(va, 2);

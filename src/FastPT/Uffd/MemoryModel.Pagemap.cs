@@ -26,7 +26,7 @@ public sealed unsafe partial class MemoryModel
                 flags |= PagemapBits.File;
             else
                 flags |= PagemapBits.MmapExclusive;
-            return flags | (Pte.Pfn(e & Pte.Pfn2MMask) + sub);
+            return flags | (HugePfn(e) + sub);
         }
         switch (LinuxPte.Classify(e))
         {
@@ -61,6 +61,7 @@ public sealed unsafe partial class MemoryModel
         var regions = new List<PageRegion>();
         var protect = new List<(Vma Vma, ulong Va)>();
         long found = 0;
+        ulong keptHugeEnd = 0;
         ulong va = start;
         while (va < end)
         {
@@ -79,7 +80,8 @@ public sealed unsafe partial class MemoryModel
                 var cats = Categories(vma, va, wpAllowed);
                 if (!request.Matches(cats))
                     continue;
-                if (request.WriteProtectMatching && (cats & PageCategories.Huge) != 0 && (cats & PageCategories.Written) != 0)
+                if (request.WriteProtectMatching && (cats & PageCategories.Huge) != 0 && (cats & PageCategories.Written) != 0
+                    && va >= keptHugeEnd)
                 {
                     ulong hugeStart = va & ~(HugeSize - 1);
                     long budget = request.MaxPages == 0 ? long.MaxValue : request.MaxPages - found;
@@ -91,6 +93,8 @@ public sealed unsafe partial class MemoryModel
                         if (!request.Matches(cats))
                             continue;
                     }
+                    else
+                        keptHugeEnd = hugeStart + HugeSize; // decided once for the whole huge page
                 }
                 found++;
                 Push(regions, va, cats & request.Return);

@@ -138,12 +138,17 @@ public sealed partial class MemoryModel : IDisposable
     {
         CheckRange(start, length);
         ulong end = start + length;
-        RequireMapped(start, end);
-        SplitHugeAtEdges(start, end);
-        foreach (var v in Split(start, end))
+        foreach (var vma in RequireMapped(start, end))
         {
-            v.Protection = protection;
-            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None);
+            if (vma.Protection == protection)
+                continue; // mprotect_fixup: unchanged flags neither split the VMA nor touch its tables
+            ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
+            SplitHugeAtEdges(s, e);
+            foreach (var v in Split(s, e))
+            {
+                v.Protection = protection;
+                ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None);
+            }
         }
         Merge();
     }

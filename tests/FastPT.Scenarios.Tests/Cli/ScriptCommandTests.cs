@@ -6,12 +6,11 @@ namespace FastPT.Scenarios.Tests.Cli;
 [Collection("Kernel")]
 public sealed class ScriptCommandTests
 {
-    // The CLI's fastpt.dll and the core's FastPT.dll collide in this test's output folder,
-    // so run the CLI from its own build output.
+    // Run the CLI from its own build output, as a user would.
     private static string CliDll()
     {
         var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
-        return Path.Combine(TestPaths.Root, "src", "FastPT.Cli", "bin", configuration, "net10.0", "fastpt.dll");
+        return Path.Combine(TestPaths.Root, "src", "FastPT.Cli", "bin", configuration, "net10.0", "FastPT.Cli.dll");
     }
 
     private static (int Code, string Stdout, string Stderr) Fastpt(params string[] args)
