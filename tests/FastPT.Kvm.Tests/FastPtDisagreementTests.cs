@@ -37,7 +37,8 @@ public sealed class FastPtDisagreementTests(ITestOutputHelper output)
         var exit = m.Start(CpuMode.UserMode, ip, TimeSpan.FromSeconds(5));
         Assert.True(exit.IsOutTo(GuestLayout.PortDone), exit.Describe());
         var kvm = ProbeProgram.Outcome(m.Memory, 0);
-        output.WriteLine($"bit 8 in the level-{level} entry 0x{m.Space.Entry(va, level):X}: KVM {kvm}, FastPT {(fastpt.Success ? "success" : fastpt.ErrorCode)}");
+        string path = string.Join(", ", Enumerable.Range(1, 4).Reverse().Select(l => $"L{l} 0x{m.Space.Entry(va, l):X}"));
+        output.WriteLine($"bit 8 in the level-{level} entry ({path}): KVM {kvm}, FastPT {(fastpt.Success ? "success" : fastpt.ErrorCode)}");
         Assert.False(kvm.Faulted);
         Assert.True(fastpt.Success, $"FastPT faults with {fastpt.ErrorCode}; the vCPU translates");
     }

@@ -18,7 +18,6 @@ public sealed unsafe class Vcpu : IDisposable
     /// <summary>SIGRTMAX-1: not used by glibc (32, 33) or the .NET runtime (SIGRTMIN).</summary>
     public const int KickSignal = 63;
 
-    private readonly VirtualMachine _vm;
     private readonly int _fd;
     private readonly nint _run;
     private readonly int _runSize;
@@ -28,9 +27,8 @@ public sealed unsafe class Vcpu : IDisposable
     private bool _kicked;
     private int _maskedTid;
 
-    internal Vcpu(VirtualMachine vm, int vmFd, int runSize)
+    internal Vcpu(int vmFd, int runSize)
     {
-        _vm = vm;
         _fd = Libc.Ioctl(vmFd, KvmIoctl.CreateVcpu, 0);
         if (_fd < 0)
             throw new KvmException($"KVM_CREATE_VCPU: {Libc.LastError()}");

@@ -32,7 +32,7 @@ public sealed unsafe class VirtualMachine : IDisposable
             int mmapSize = Libc.Ioctl(_kvmFd, KvmIoctl.GetVcpuMmapSize, 0);
             if (mmapSize <= 0)
                 throw new KvmException($"KVM_GET_VCPU_MMAP_SIZE: {Libc.LastError()}");
-            Vcpu = new Vcpu(this, _vmFd, mmapSize);
+            Vcpu = new Vcpu(_vmFd, mmapSize);
             Vcpu.SetCpuid(Cpuid);
         }
         catch
