@@ -37,6 +37,12 @@ internal static class ScriptCommand
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;
             }
+            catch (Exception e)
+            {
+                // A bug, not bad input: say so instead of dying with an unhandled exception.
+                Console.Error.WriteLine($"error: internal failure running '{path}': {e}");
+                return 1;
+            }
         });
         return command;
     }

@@ -66,6 +66,13 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "process_vm_writev", SetLastError = true)]
     public static partial nint ProcessVmWritev(int pid, IoVec* local, nuint localCount, IoVec* remote, nuint remoteCount, nuint flags);
 
+    /// <summary>
+    /// A store done by native code: the calling thread is in preemptive GC mode while the store
+    /// runs, so a store blocked on a userfaultfd fault never holds up a garbage collection.
+    /// </summary>
+    [LibraryImport(Lib, EntryPoint = "memset")]
+    public static partial nint Memset(nint destination, int value, nuint count);
+
     [LibraryImport(Lib, EntryPoint = "getpid")]
     public static partial int Getpid();
 }

@@ -33,7 +33,10 @@ internal sealed unsafe class BlockingWriter : IDisposable
             _request.Wait();
             if (_stop)
                 return;
-            Volatile.Write(ref *(byte*)Volatile.Read(ref _address), (byte)1);
+            // Through native code, not a managed store: while blocked on the userfaultfd the
+            // thread must be in preemptive mode, or a GC started meanwhile by another thread
+            // would wait for it while the serving thread waits for the GC (deadlock).
+            Libc.Memset(Volatile.Read(ref _address), 1, 1);
             ulong one = 1;
             Libc.Write(_eventFd, &one, 8);
         }

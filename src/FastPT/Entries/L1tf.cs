@@ -26,8 +26,12 @@ public static class L1tf
         return pa >> 12;
     }
 
-    /// <summary>flip_protnone_guard: re-invert when old and new disagree about inversion.</summary>
-    /// <param name="pfnMask">The frame bits of the entry's size (huge leaves invert only theirs).</param>
-    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue, ulong pfnMask = Pte.PfnMask) =>
-        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ pfnMask : newValue;
+    /// <summary>
+    /// flip_protnone_guard: re-invert the frame bits when old and new disagree about
+    /// inversion. <paramref name="frameMask"/> is the frame field of the entry's size
+    /// (bits 12..51 for a PTE, 21..51 for a 2 MiB leaf, 30..51 for a 1 GiB leaf), so the
+    /// large-page PAT bit and the reserved bits below the frame are never touched.
+    /// </summary>
+    public static ulong FlipIfCrossing(ulong oldValue, ulong newValue, ulong frameMask = Pte.PfnMask) =>
+        NeedsInvert(oldValue) != NeedsInvert(newValue) ? newValue ^ frameMask : newValue;
 }

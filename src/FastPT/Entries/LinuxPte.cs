@@ -30,9 +30,12 @@ public static class LinuxPte
 
     public static bool IsUffdWp(ulong v) => (v & Pte.UffdWp) != 0;
 
-    /// <summary>pte_swp_uffd_wp_any: a swap entry with bit 2, or a uffd-wp marker.</summary>
+    /// <summary>
+    /// pte_swp_uffd_wp_any: a swap-format entry with bit 2, or a uffd-wp marker. Bit 2 counts
+    /// on markers too: the seed-era change_pte_range set it on non-uffd-wp markers.
+    /// </summary>
     public static bool IsSwapUffdWpAny(ulong v) =>
-        IsSwap(v) && ((v & SwapEntry.UffdWp) != 0 && !PteMarker.IsMarker(v) || PteMarker.IsUffdWp(v));
+        IsSwap(v) && ((v & SwapEntry.UffdWp) != 0 || PteMarker.IsUffdWp(v));
 
     /// <summary>If RW=0, move D into saved-dirty (mksaveddirty_shift).</summary>
     public static ulong MoveDirtyToSaved(ulong v) =>
@@ -63,10 +66,15 @@ public static class LinuxPte
     /// newprot; re-flip an L1TF-inverted PFN when the entry crosses present/PROT_NONE;
     /// then the 6.6+ saved-dirty rules.
     /// </summary>
-    public static ulong Modify(ulong old, ulong newprot, ulong changeMask = PgProt.ChangeMask, ulong pfnMask = Pte.PfnMask)
+    /// <remarks>The L1TF flip covers the 4 KiB frame (bits 12..51): use <see cref="ModifyHuge"/> or
+    /// <see cref="ModifyPud"/> for large leaves, whatever change mask they need.</remarks>
+    public static ulong Modify(ulong old, ulong newprot, ulong changeMask = PgProt.ChangeMask) =>
+        Modify(old, newprot, changeMask, Pte.PfnMask);
+
+    private static ulong Modify(ulong old, ulong newprot, ulong changeMask, ulong frameMask)
     {
         ulong v = (old & changeMask) | (newprot & ~changeMask);
-        v = L1tf.FlipIfCrossing(old, v, pfnMask);
+        v = L1tf.FlipIfCrossing(old, v, frameMask);
         if ((old & Pte.Writable) != 0)
             v = MoveDirtyToSaved(v);
         else
@@ -74,7 +82,14 @@ public static class LinuxPte
         return v;
     }
 
-    /// <summary>pmd_modify: pte_modify with the huge-page change mask.</summary>
-    public static ulong ModifyHuge(ulong old, ulong newprot, int level = 2) =>
-        Modify(old, newprot, PgProt.HugeChangeMask, level == 2 ? Pte.Pfn2MMask : Pte.Pfn1GMask);
+    /// <summary>
+    /// pmd_modify (2 MiB leaf): pte_modify with the huge-page change mask; the L1TF flip
+    /// covers only the 2 MiB frame bits (PHYSICAL_PMD_PAGE_MASK), never PAT_LARGE (bit 12).
+    /// Keeps D like pte_modify (the shadow-stack era pmd_modify dropped it: the MADV_FREE data-loss bug
+    /// fixed by "x86/mm: Fix user-space data loss with MADV_FREE and THP").
+    /// </summary>
+    public static ulong ModifyHuge(ulong old, ulong newprot) => Modify(old, newprot, PgProt.HugeChangeMask, Pte.Pfn2MMask);
+
+    /// <summary>pud_modify (1 GiB leaf): as pmd_modify, flipping PHYSICAL_PUD_PAGE_MASK.</summary>
+    public static ulong ModifyPud(ulong old, ulong newprot) => Modify(old, newprot, PgProt.HugeChangeMask, Pte.Pfn1GMask);
 }

@@ -48,7 +48,7 @@ public static class ChangeProtectionRule
 
     /// <summary>change_huge_pmd / change_huge_pud: the same rule with pmd_modify.</summary>
     public static ulong ApplyHuge(ulong old, in ChangeProtectionParams p, int level)
-        => Finish(LinuxPte.ModifyHuge(old, p.NewProt, level), p);
+        => Finish(level == 2 ? LinuxPte.ModifyHuge(old, p.NewProt) : LinuxPte.ModifyPud(old, p.NewProt), p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Finish(ulong v, in ChangeProtectionParams p)

@@ -9,7 +9,8 @@ public sealed unsafe partial class AddressSpace
     /// Replaces the huge leaf at <paramref name="level"/> (2 = 2 MiB, 3 = 1 GiB) that maps va
     /// with a table of 512 equivalent smaller entries. Present leaves keep every bit, with
     /// the PFN advanced per entry and PAT moved from bit 12 to bit 7 when the new entries
-    /// are 4 KiB PTEs; a non-present huge entry (a marker) is copied into every slot.
+    /// are 4 KiB PTEs; a marker is copied into every slot, and a migration entry becomes 512
+    /// migration entries for consecutive frames.
     /// Returns the physical address of the new table. Throws, changing nothing, when the
     /// table cannot be allocated.
     /// </summary>
@@ -17,6 +18,7 @@ public sealed unsafe partial class AddressSpace
     {
         if (level is not (2 or 3))
             throw new ArgumentOutOfRangeException(nameof(level), level, "only 2 MiB (level 2) and 1 GiB (level 3) leaves split");
+        CheckTableFlags(tableFlags);
         ulong* slot = TryGetEntry(va, level);
         if (slot == null)
             throw new InvalidOperationException($"0x{va:X} has no level-{level} entry to split");
@@ -39,7 +41,10 @@ public sealed unsafe partial class AddressSpace
     {
         if (!LinuxPte.IsPmdPresent(huge))
         {
-            new Span<ulong>(table, 512).Fill(huge);
+            if (PteMarker.IsMarker(huge))
+                new Span<ulong>(table, 512).Fill(huge);
+            else
+                FillSplitSwap(table, huge, level);
             return;
         }
         // L1TF: a PROT_NONE leaf stores its frame inverted, over the frame bits of its size.
@@ -63,5 +68,20 @@ public sealed unsafe partial class AddressSpace
         ulong invert = inverted ? childMask : 0;
         for (int i = 0; i < 512; i++)
             table[i] = ((frame + (ulong)i * step) ^ invert) | flags;
+    }
+
+    /// <summary>
+    /// A huge swap-format entry that is not a marker is a THP migration entry: its offset is
+    /// the frame number, so each smaller entry names its own frame (offset + i pages), with
+    /// the soft-dirty, uffd-wp and exclusive flags of the huge entry, as Linux's split does.
+    /// </summary>
+    private static void FillSplitSwap(ulong* table, ulong huge, int level)
+    {
+        int type = SwapEntry.Type(huge);
+        ulong offset = SwapEntry.Offset(huge);
+        ulong flags = huge & SwapEntry.FlagBits;
+        ulong pagesPerEntry = 1UL << (9 * (level - 2));
+        for (int i = 0; i < 512; i++)
+            table[i] = SwapEntry.Make(type, (offset + (ulong)i * pagesPerEntry) & SwapEntry.MaxOffset) | flags;
     }
 }

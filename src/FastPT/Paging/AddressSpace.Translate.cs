@@ -92,7 +92,9 @@ public sealed unsafe partial class AddressSpace
             r |= Pte.Reserved2MLeaf;
         else if (leaf && level == 3)
             r |= Pte.Reserved1GLeaf;
-        if (!leaf && nonLeafBit8 && level >= 2)
+        // AMD reserves bit 8 only in PML4Es and PML5Es; PDPTEs and PDEs ignore it (KVM
+        // once reserved it in PDPEs too and dropped that in commit 5ecad245de2a).
+        if (nonLeafBit8 && level >= 4)
             r |= Pte.Global;
         return r;
     }

@@ -116,6 +116,12 @@ public sealed unsafe partial class AddressSpace : IDisposable
             throw new ArgumentException($"va 0x{va:X} and pa 0x{pa:X} must be aligned to the {size} page size");
         if ((pa & ~Pte.PfnMask) != 0)
             throw new ArgumentOutOfRangeException(nameof(pa), $"pa 0x{pa:X} is beyond 52 physical-address bits");
+        // Flags are in the leaf's own format: PAT is bit 7 in a 4 KiB PTE and bit 12 in a large
+        // leaf (whose bit 7 is PS). Frame bits in the flags would be silently lost or misread.
+        ulong frameBitsAllowed = size == PageSize.Size4K ? 0 : Pte.PatLarge;
+        if ((leafFlags & Pte.PfnMask & ~frameBitsAllowed) != 0)
+            throw new ArgumentException($"leafFlags 0x{leafFlags:X} has bits in the frame field (12..51{(size == PageSize.Size4K ? "" : "; only bit 12, PAT, is allowed for large pages")}): pass the address in pa", nameof(leafFlags));
+        CheckTableFlags(tableFlags);
         ulong* slot = EnsurePath(va, size.LeafLevel(), tableFlags);
         ulong leaf = pa | (leafFlags & ~Pte.PfnMask);
         if (size != PageSize.Size4K)
@@ -211,6 +217,13 @@ public sealed unsafe partial class AddressSpace : IDisposable
             table = Table(fresh[i]);
         }
         return table + Index(va, targetLevel);
+    }
+
+    /// <summary>A table link needs P, no PS, and no frame bits (the table address goes there).</summary>
+    internal static void CheckTableFlags(ulong tableFlags)
+    {
+        if ((tableFlags & Pte.Present) == 0 || (tableFlags & (Pte.PageSize | Pte.PfnMask)) != 0)
+            throw new ArgumentException($"tableFlags 0x{tableFlags:X} must set P and leave PS (bit 7) and the frame bits 12..51 clear, e.g. PgProt.Table (0x67)", nameof(tableFlags));
     }
 
     private void CheckLevel(int level)

@@ -2,8 +2,8 @@ namespace FastPT.Paging;
 
 /// <summary>
 /// The processor state a translation depends on: CPL (User), CR0.WP, EFER.NXE, CR4.SMEP,
-/// CR4.SMAP with EFLAGS.AC, CR4.PKE with PKRU, MAXPHYADDR, and whether bit 8 of non-leaf
-/// entries is reserved (AMD processors reserve it; Intel ignores it).
+/// CR4.SMAP with EFLAGS.AC, CR4.PKE with PKRU, MAXPHYADDR, and whether bit 8 of PML4Es and
+/// PML5Es is reserved (AMD processors reserve it there; Intel, and AMD in PDPTEs/PDEs, ignore it).
 /// </summary>
 public readonly record struct CpuMode(
     bool User,

@@ -87,7 +87,7 @@ public sealed unsafe class InteropTests
             uffd.Register(a, 2 * Page, UffdConstants.RegisterModeWp);
             *(byte*)(a + Page) = 1;
             uffd.WriteProtect(a, 2 * Page, protect: true);
-            var worker = new Thread(() => Volatile.Write(ref *(byte*)(a + Page + 5), (byte)42)) { IsBackground = true };
+            var worker = new Thread(() => Libc.Memset(a + Page + 5, 42, 1)) { IsBackground = true };
             worker.Start();
             Assert.True(uffd.ReadMessage(5000, out var msg), "no userfaultfd message within 5 s");
             Assert.Equal(UffdConstants.EventPagefault, msg.Event);
@@ -106,6 +106,36 @@ public sealed unsafe class InteropTests
             Libc.Close(fd);
         }
     }
+
+    [SkippableFact]
+    public void A_garbage_collection_completes_while_a_native_store_is_blocked_on_the_userfaultfd()
+    {
+        RequireLinux();
+        var (a, fd) = MapMemfd(1);
+        try
+        {
+            using var uffd = new Userfaultfd(UffdFeature.PagefaultFlagWp | UffdFeature.WpHugetlbfsShmem);
+            uffd.Register(a, Page, UffdConstants.RegisterModeWp);
+            *(byte*)a = 1;
+            uffd.WriteProtect(a, Page, protect: true);
+            var worker = new Thread(() => BlockedStore(a)) { IsBackground = true };
+            worker.Start();
+            Assert.True(uffd.ReadMessage(5000, out _), "no userfaultfd message within 5 s");
+            var gc = new Thread(() => GC.Collect(2, GCCollectionMode.Forced, blocking: true)) { IsBackground = true };
+            gc.Start();
+            bool collected = gc.Join(5000);
+            uffd.WriteProtect(a, Page, protect: false);
+            Assert.True(worker.Join(5000));
+            Assert.True(collected, "GC waited for the thread blocked on the userfaultfd");
+        }
+        finally
+        {
+            Libc.Munmap(a, Page);
+            Libc.Close(fd);
+        }
+    }
+
+    private static void BlockedStore(nint address) => Libc.Memset(address, 2, 1);
 
     [SkippableFact]
     public void PagemapScan_reports_runs_and_write_protects_in_async_mode()

@@ -119,6 +119,36 @@ public unsafe class PageTableOpsTests
     }
 
     [Fact]
+    public void PartlyCovered1GLeaf_SplitsTo2M_ThenTheEdgeTo4K()
+    {
+        using var src = new NativeTableSource();
+        using var space = new AddressSpace(src);
+        ulong leaf = PgProt.Shared | Pte.Dirty | Pte.PatLarge;
+        space.Map(GiB, 0x8000_0000, PageSize.Size1G, leaf);
+        var p = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
+
+        // From 3 pages into the second 2 MiB extent to the end of the fourth extent.
+        ulong start = GiB + (2UL << 20) + 3 * 4096, end = GiB + (8UL << 20);
+        var r = PageTableOps.ChangeProtection(space, start, end, p);
+
+        Assert.Equal(2, r.HugeSplits); // the 1 GiB leaf, then the 2 MiB leaf at the start edge
+        Assert.Equal(509 + 2 * 512, r.EntriesChanged);
+        // Untouched 2 MiB leaf before the range keeps PAT at bit 12 and its frame.
+        Assert.Equal(0x8000_0000UL | leaf | Pte.PageSize, space.Entry(GiB, 2));
+        // The split edge: 4 KiB entries with PAT moved to bit 7, the range part write-protected.
+        ulong before = space.Entry(start - 4096, 1);
+        Assert.Equal(0x8020_2000UL | (leaf & ~Pte.PatLarge) | Pte.Pat4K, before);
+        Assert.Equal(LinuxPte.MkUffdWp(LinuxPte.Modify(0x8020_3000UL | (leaf & ~Pte.PatLarge) | Pte.Pat4K, PgProt.ReadOnly)),
+            space.Entry(start, 1));
+        // Covered 2 MiB leaves stay huge, protected at pmd level.
+        ulong covered = space.Entry(GiB + (4UL << 20), 2);
+        Assert.True((covered & Pte.PageSize) != 0 && (covered & Pte.UffdWp) != 0 && (covered & Pte.Writable) == 0);
+        Assert.Equal(0x8040_0000UL, covered & Pte.Pfn2MMask);
+        // Beyond the range: unchanged 2 MiB leaf.
+        Assert.Equal(0x8080_0000UL | leaf | Pte.PageSize, space.Entry(end, 2));
+    }
+
+    [Fact]
     public void Zap_FreesFullyCoveredEmptyTables_KeepsThoseWithMarkers()
     {
         using var src = new NativeTableSource();

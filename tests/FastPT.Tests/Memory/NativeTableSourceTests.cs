@@ -1,0 +1,74 @@
+using FastPT.Memory;
+using Xunit;
+
+namespace FastPT.Tests.Memory;
+
+public unsafe class NativeTableSourceTests
+{
+    [Fact]
+    public void TablesAreZeroedAlignedAndDistinct()
+    {
+        using var src = new NativeTableSource();
+        var seen = new HashSet<ulong>();
+        for (int i = 0; i < 200; i++) // more than one chunk
+        {
+            Assert.True(src.TryAllocate(out ulong pa));
+            Assert.Equal(0UL, pa & 4095);
+            Assert.True(seen.Add(pa), $"table 0x{pa:X} handed out twice");
+            Assert.Equal((nint)pa, (nint)src.Table(pa));
+            Assert.False(new ReadOnlySpan<ulong>(src.Table(pa), 512).ContainsAnyExcept(0UL));
+            new Span<ulong>(src.Table(pa), 512).Fill(0xDEAD_BEEF_0000_0000UL + (uint)i); // writable, whole page
+        }
+        Assert.Equal(200, src.TablesInUse);
+        Assert.True(src.TablesReserved >= 200);
+    }
+
+    [Fact]
+    public void FreedTablesAreReusedAndComeBackZeroed()
+    {
+        using var src = new NativeTableSource();
+        Assert.True(src.TryAllocate(out ulong a));
+        Assert.True(src.TryAllocate(out ulong b));
+        src.Table(a)[7] = 0x1234;
+        src.Table(a)[511] = ulong.MaxValue;
+        long reserved = src.TablesReserved;
+        src.Free(a);
+        Assert.Equal(1, src.TablesInUse);
+        Assert.True(src.TryAllocate(out ulong c));
+        Assert.Equal(a, c);                                  // the free list is used first
+        Assert.Equal(reserved, src.TablesReserved);          // no new chunk for a reused table
+        Assert.False(new ReadOnlySpan<ulong>(src.Table(c), 512).ContainsAnyExcept(0UL));
+        Assert.Equal(2, src.TablesInUse);
+        Assert.NotEqual(b, c);
+    }
+
+    [Fact]
+    public void LimitRefusesWithoutChangingAnything()
+    {
+        using var src = new NativeTableSource(maxTables: 3);
+        var got = new List<ulong>();
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(src.TryAllocate(out ulong pa));
+            got.Add(pa);
+        }
+        Assert.False(src.TryAllocate(out ulong none));
+        Assert.Equal(0UL, none);
+        Assert.Equal(3, src.TablesInUse);
+        Assert.False(src.TryAllocate(out _));
+        src.Free(got[1]);
+        Assert.True(src.TryAllocate(out ulong again));       // room again after a free
+        Assert.Equal(got[1], again);
+        Assert.False(src.TryAllocate(out _));
+    }
+
+    [Fact]
+    public void DisposeReleasesEverything()
+    {
+        var src = new NativeTableSource();
+        Assert.True(src.TryAllocate(out _));
+        src.Dispose();
+        Assert.Equal(0, src.TablesInUse);
+        Assert.Equal(0, src.TablesReserved);
+    }
+}
