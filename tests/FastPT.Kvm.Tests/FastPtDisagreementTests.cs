@@ -8,8 +8,9 @@ using Xunit.Abstractions;
 namespace FastPT.Kvm.Tests;
 
 /// <summary>
-/// Cases where FastPT's Translate disagrees with the vCPU and the fault looks like FastPT's,
-/// not the backend's. These fail until src/FastPT is fixed (this branch does not edit it).
+/// Disagreements between FastPT's Translate and the vCPU that were FastPT's, pinned as
+/// regression tests. Bit 8: found by the differential check (seeds 303, 404), fixed on main
+/// in "Translate: AMD reserves bit 8 only in PML4Es/PML5Es".
 /// </summary>
 public sealed class FastPtDisagreementTests(ITestOutputHelper output)
 {
