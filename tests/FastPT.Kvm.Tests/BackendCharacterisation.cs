@@ -105,3 +105,45 @@ public sealed class BackendCharacterisation(ITestOutputHelper output)
         Assert.Equal(PageFaultError.User, kvm.ErrorCode);
     }
 }
+
+/// <summary>
+/// Does a guest INVLPG make KVM notice a host-side edit? The guest writes X (KVM makes a
+/// writable shadow entry), then touches unmapped Y; while that fault is with the VMM, the host
+/// clears RW in X's PTE, maps Y and points the handler's INVLPG at X. The guest then writes X
+/// again: on hardware that must fault.
+/// </summary>
+public sealed class GuestInvlpgAfterHostEdit(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public void GuestInvlpgAloneDoesNotDropAStaleWritableShadowEntry()
+    {
+        KvmFact.SkipIfUnavailable();
+        const ulong x = 0x0000_0080_4000_0000, y = x + 0x10_0000;
+        using var m = new GuestMachine(PageFaultMode.ReportAndRetry);
+        m.Space.Map(x, GuestLayout.Scratch, PageSize.Size4K, Pte.Present | Pte.Writable | Pte.User | Pte.Accessed | Pte.Dirty, 0x27);
+        var a = new Iced.Intel.Assembler(64);
+        a.mov(Iced.Intel.AssemblerRegisters.rax, x);
+        a.mov(Iced.Intel.AssemblerRegisters.__byte_ptr[Iced.Intel.AssemblerRegisters.rax], 1);
+        a.mov(Iced.Intel.AssemblerRegisters.rax, y);
+        a.mov(Iced.Intel.AssemblerRegisters.cl, Iced.Intel.AssemblerRegisters.__byte_ptr[Iced.Intel.AssemblerRegisters.rax]);
+        a.mov(Iced.Intel.AssemblerRegisters.rax, x);
+        a.mov(Iced.Intel.AssemblerRegisters.__byte_ptr[Iced.Intel.AssemblerRegisters.rax], 2);
+        a.mov(Iced.Intel.AssemblerRegisters.dx, GuestLayout.PortDone);
+        a.@out(Iced.Intel.AssemblerRegisters.dx, Iced.Intel.AssemblerRegisters.al);
+        GuestAssembler.Emit(m.Memory, a, GuestLayout.UserCode, GuestLayout.CodeSize);
+        var exit = m.Start(CpuMode.UserMode, GuestLayout.UserCode, TimeSpan.FromSeconds(5));
+        Assert.True(exit.IsOutTo(GuestLayout.PortPageFault), exit.Describe());
+        Assert.Equal(y, m.Memory.U64(GuestLayout.Mailbox));
+        m.Space.Entry(x, 1) &= ~Pte.Writable;
+        m.Space.Map(y, GuestLayout.Scratch + 0x1000, PageSize.Size4K, Pte.Present | Pte.User | Pte.Accessed, 0x27);
+        m.Memory.U64(GuestLayout.Mailbox) = x; // the handler INVLPGs what the mailbox names
+        exit = m.Resume(TimeSpan.FromSeconds(5));
+        bool faulted = exit.IsOutTo(GuestLayout.PortPageFault);
+        output.WriteLine(faulted
+            ? $"second write to X faulted after the guest's INVLPG: error 0x{m.Memory.U64(GuestLayout.Mailbox + 8):X}"
+            : $"second write to X went through a read-only PTE after the guest's INVLPG; byte now {m.Memory.Bytes(GuestLayout.Scratch, 1)[0]}; {exit.Describe()}");
+        Assert.False(faulted);
+        Assert.True(exit.IsOutTo(GuestLayout.PortDone), exit.Describe());
+        Assert.Equal(2, m.Memory.Bytes(GuestLayout.Scratch, 1)[0]);
+    }
+}
