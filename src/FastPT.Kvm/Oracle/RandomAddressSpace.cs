@@ -185,7 +185,8 @@ public sealed unsafe class RandomAddressSpace
                 candidates.Add(1UL << _rng.Next(13, 21));
             if (isLeaf && level == 3)
                 candidates.Add(1UL << _rng.Next(13, 30));
-            pokes.Add(((nint)slot, candidates[_rng.Next(candidates.Count)]));
+            if (candidates.Count > 0) // none for a 4 KiB leaf when MAXPHYADDR is 52
+                pokes.Add(((nint)slot, candidates[_rng.Next(candidates.Count)]));
         }
         foreach (var (slot, bit) in pokes)
             *(ulong*)slot |= bit;
