@@ -8,6 +8,7 @@ internal static class CommandRegistry
     public static IEnumerable<Command> All()
     {
         yield return Commands.ScriptCommand.Create();
+        yield return Commands.BenchCommand.Create();
         yield return Commands.KvmCheckCommand.Create();
         yield return Commands.KvmDemoCommand.Create();
     }

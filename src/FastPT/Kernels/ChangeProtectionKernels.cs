@@ -2,30 +2,37 @@ namespace FastPT.Kernels;
 
 /// <summary>
 /// Dispatch for the change-protection kernel over a run of PTEs. The scalar loop is the
-/// reference; SIMD versions must produce identical entries, counts and flush masks.
+/// reference; SIMD versions produce identical entries, counts and flush masks.
 /// </summary>
 public static unsafe class ChangeProtectionKernels
 {
-    /// <summary>Applies the rule to count entries; returns how many Linux would count; sets flush bits.</summary>
+    /// <summary>
+    /// Applies the rule to <paramref name="count"/> entries with the process's ISA, exclusive
+    /// tables; returns how many Linux would count; sets bit i of <paramref name="flush"/> when
+    /// entry i needs a TLB flush.
+    /// </summary>
     public static long Apply(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
-        Scalar(entries, count, p, flush);
+        Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, p, flush);
 
-    public static long Scalar(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
+    /// <summary>As <see cref="Apply(ulong*, int, in ChangeProtectionParams, Span{ulong})"/>, for tables concurrent walkers update.</summary>
+    public static long ApplyShared(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
+        Apply<SharedTables>(KernelIsas.Selected, entries, count, p, flush);
+
+    /// <summary>A chosen ISA and write mode (tests and benchmarks run every path).</summary>
+    public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode
     {
-        long changed = 0;
-        for (int i = 0; i < count; i++)
+        System.Diagnostics.Debug.Assert(count >= 0 && count <= 512 && flush.Length >= (count + 63) / 64);
+        return isa switch
         {
-            ulong old = entries[i];
-            ulong v = ChangeProtectionRule.Apply(old, p, out bool counted);
-            if (counted)
-                changed++;
-            if (v != old)
-            {
-                entries[i] = v;
-                if (FlushRules.NeedsFlush(old, v))
-                    flush[i >> 6] |= 1UL << i;
-            }
-        }
-        return changed;
+            KernelIsa.Avx512 => ChangeProtectionVector512.Apply<TMode>(entries, count, p, flush),
+            KernelIsa.Avx2 => ChangeProtectionVector256.Apply<TMode>(entries, count, p, flush),
+            KernelIsa.V128 => ChangeProtectionVector128.Apply<TMode>(entries, count, p, flush),
+            _ => ChangeProtectionScalar.Apply<TMode>(entries, count, p, flush),
+        };
     }
+
+    /// <summary>The scalar reference loop, exclusive tables.</summary>
+    public static long Scalar(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
+        ChangeProtectionScalar.Apply<ExclusiveTables>(entries, count, p, flush);
 }

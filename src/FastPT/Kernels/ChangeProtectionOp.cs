@@ -11,12 +11,15 @@ public unsafe struct ChangeProtectionOp : ILeafOp
 {
     private readonly ChangeProtectionParams _p;
     private readonly bool _splitHuge;
+    private readonly bool _shared;
 
     /// <param name="splitHuge">pgtable_split_needed: uffd-wp of a file mapping splits huge leaves.</param>
-    public ChangeProtectionOp(in ChangeProtectionParams p, bool splitHuge)
+    /// <param name="sharedTables">Translations run concurrently: leaf changes are compare-exchanges (see <see cref="SharedTables"/>).</param>
+    public ChangeProtectionOp(in ChangeProtectionParams p, bool splitHuge, bool sharedTables = false)
     {
         _p = p;
         _splitHuge = splitHuge;
+        _shared = sharedTables;
     }
 
     public readonly bool PopulateTables => _p.PopulateTables;
@@ -26,7 +29,9 @@ public unsafe struct ChangeProtectionOp : ILeafOp
     public readonly bool SplitCoveredHuge(ulong entry, int level) => _splitHuge;
 
     public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
-        changed += ChangeProtectionKernels.Apply(entries, count, _p, flush);
+        changed += _shared
+            ? ChangeProtectionKernels.ApplyShared(entries, count, _p, flush)
+            : ChangeProtectionKernels.Apply(entries, count, _p, flush);
 
     public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
     {

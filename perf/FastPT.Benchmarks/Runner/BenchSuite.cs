@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using FastPT.Benchmarks.Kernel;
+using FastPT.Benchmarks.Workloads;
+using FastPT.Kernels;
+
+namespace FastPT.Benchmarks.Runner;
+
+/// <summary>Sizes and repetitions of the built-in workload.</summary>
+public sealed record BenchOptions(
+    ulong HotBytes = 1UL << 30,
+    ulong DramBytes = 256UL << 30,
+    ulong MarkerBytes = 16UL << 30,
+    ulong ScanBytes = 1UL << 30,
+    double WrittenFraction = 0.10,
+    int TranslateCount = 1 << 20,
+    int FaultCount = 20_000,
+    int Repetitions = 9,
+    bool Kernel = true);
+
+/// <summary>
+/// The built-in workload of `fastpt bench`: every operation timed with its baselines in the
+/// same process, medians of several repetitions, each repetition preceded by an untimed
+/// reset so it does the same work.
+/// </summary>
+public static class BenchSuite
+{
+    public static readonly string[] Steps =
+    [
+        "protect/unprotect-present-hot", "protect/unprotect-present-dram", "markers-empty",
+        "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
+    ];
+
+    public static BenchReport Run(BenchOptions o, Action<string>? progress = null)
+    {
+        var results = new List<BenchResult>();
+        void Step(int i) => progress?.Invoke(Steps[i]);
+
+        Step(0);
+        using (var hot = new EngineRange(o.HotBytes, populated: true))
+        {
+            double bare = Time(o, hot.Pages, hot.BarePass);
+            double protect = Time(o, hot.Pages, () => hot.Protect(), () => hot.Unprotect());
+            double unprotect = Time(o, hot.Pages, () => hot.Unprotect(), () => hot.Protect());
+            double sProtect = Time(o, hot.Pages, () => hot.ProtectWith(KernelIsa.Scalar), () => hot.Unprotect());
+            double sUnprotect = Time(o, hot.Pages, () => hot.UnprotectWith(KernelIsa.Scalar), () => hot.Protect());
+            double? kProtect = null, kUnprotect = null;
+            if (o.Kernel)
+            {
+                using var k = new KernelUffdRange(o.HotBytes, populated: true);
+                kProtect = Time(o, k.Pages, k.Protect, k.Unprotect);
+                kUnprotect = Time(o, k.Pages, k.Unprotect, k.Protect);
+            }
+            results.Add(new("protect-present-hot", hot.Pages, protect, kProtect, bare, sProtect));
+            results.Add(new("unprotect-present-hot", hot.Pages, unprotect, kUnprotect, bare, sUnprotect));
+        }
+
+        Step(1);
+        double? kernelHotProtect = results[0].KernelNsPerPage, kernelHotUnprotect = results[1].KernelNsPerPage;
+        using (var dram = new EngineRange(o.DramBytes, populated: true))
+        {
+            string kNote = "kernel figure from the hot-range run (this machine has no RAM for the same VA of real pages; the kernel's per-page cost is bookkeeping, not table traffic)";
+            double bare = Time(o, dram.Pages, dram.BarePass);
+            double protect = Time(o, dram.Pages, () => dram.Protect(), () => dram.Unprotect());
+            double unprotect = Time(o, dram.Pages, () => dram.Unprotect(), () => dram.Protect());
+            double sProtect = Time(Math.Min(o.Repetitions, 3), dram.Pages, () => dram.ProtectWith(KernelIsa.Scalar), () => dram.Unprotect());
+            int cores = Math.Min(2, Environment.ProcessorCount);
+            double par = Time(o, dram.Pages, () => dram.ProtectParallel(cores), () => dram.UnprotectParallel(cores));
+            results.Add(new("protect-present-dram", dram.Pages, protect, kernelHotProtect, bare, sProtect, kNote));
+            results.Add(new("unprotect-present-dram", dram.Pages, unprotect, kernelHotUnprotect, bare, null, kNote));
+            results.Add(new($"protect-present-dram-{cores}cores", dram.Pages, par, kernelHotProtect, bare, null,
+                $"ParallelWalker over {cores} cores: {protect / par:F2}x one core"));
+        }
+
+        Step(2);
+        using (var empty = new EngineRange(o.MarkerBytes, populated: false))
+        {
+            double markers = Time(o, empty.Pages, () => empty.Protect(), empty.Reset);
+            double clear = Time(o, empty.Pages, () => empty.Unprotect(), () => empty.Protect());
+            double? kMarkers = null, kClear = null;
+            if (o.Kernel)
+            {
+                using var k = new KernelUffdRange(o.MarkerBytes, populated: false);
+                kMarkers = Time(o, k.Pages, k.Protect, k.Remap);
+                kClear = Time(o, k.Pages, k.Unprotect, k.Protect);
+            }
+            results.Add(new("markers-empty", empty.Pages, markers, kMarkers, null, null, "includes allocating and zeroing the PTE tables (both sides)"));
+            results.Add(new("markers-clear", empty.Pages, clear, kClear, null));
+        }
+
+        Step(3);
+        using (var scan = new EngineScan(o.ScanBytes, o.WrittenFraction))
+        {
+            double s = Time(o, scan.Pages, () => scan.ScanAndProtect(), scan.Dirty);
+            double? k = null;
+            if (o.Kernel)
+            {
+                using var ks = new KernelPagemapScan(o.ScanBytes, o.WrittenFraction);
+                k = Time(o, ks.Pages, () => ks.ScanAndProtect(), ks.Dirty);
+            }
+            results.Add(new("scan-written-reprotect", scan.Pages, s, k, null, null,
+                $"{o.WrittenFraction:P0} of pages written; per page of the range"));
+        }
+
+        Step(4);
+        using (var f = new EngineFaults(o.HotBytes, o.TranslateCount))
+        {
+            double t = Time(o, f.Count, () => f.TranslateAll());
+            results.Add(new("translate-random", f.Count, t, null, null, null, "per translation of a random address in 1 GiB of 4 KiB pages"));
+        }
+
+        Step(5);
+        using (var f = new EngineFaults(o.HotBytes, o.FaultCount))
+        {
+            double t = Time(o, f.Count, () => f.FaultRoundTrips(), f.ProtectAll);
+            results.Add(new("wp-fault-roundtrip", f.Count, t, null, null, null,
+                "engine side only: Translate write faults, resolve of one page, Translate succeeds; the kernel round trip (~2.9 us in anchors.md) needs the lead's userfaultfd model"));
+        }
+        return new BenchReport(CpuModel(), KernelIsas.Name(KernelIsas.Selected), results);
+    }
+
+    /// <summary>Median ns per unit of <paramref name="run"/>, each repetition after an untimed <paramref name="reset"/>.</summary>
+    public static double Time(BenchOptions o, long units, Action run, Action? reset = null) =>
+        Time(o.Repetitions, units, run, reset);
+
+    public static double Time(int repetitions, long units, Action run, Action? reset = null)
+    {
+        // Warm up for at least half a second: tiered compilation promotes a method to optimised
+        // code only after 30 calls plus a 100 ms quiet period, and a 1 GiB walk takes ~1 ms.
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 2 || (i < 200 && Stopwatch.GetElapsedTime(start).TotalMilliseconds < 500); i++)
+        {
+            reset?.Invoke();
+            run();
+        }
+        var samples = new double[Math.Max(1, repetitions)];
+        for (int i = 0; i < samples.Length; i++)
+        {
+            reset?.Invoke();
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            samples[i] = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / units;
+        }
+        Array.Sort(samples);
+        return samples[samples.Length / 2];
+    }
+
+    public static string CpuModel()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal))
+                    return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+        }
+        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+    }
+}

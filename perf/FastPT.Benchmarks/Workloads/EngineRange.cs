@@ -1,0 +1,130 @@
+using System.Runtime.Intrinsics;
+using FastPT.Entries;
+using FastPT.Kernels;
+using FastPT.Memory;
+using FastPT.Paging;
+using FastPT.Walk;
+
+namespace FastPT.Benchmarks.Workloads;
+
+/// <summary>
+/// An address space whose range [Base, Base + bytes) is fully mapped with 4 KiB PTEs (or left
+/// empty), plus the operations the benchmarks time on it. 1 GiB of VA is 2 MiB of PTE
+/// tables (this machine's L2); 256 GiB is 512 MiB (DRAM). Shared by the BenchmarkDotNet
+/// suites and `fastpt bench`.
+/// </summary>
+public sealed unsafe class EngineRange : IDisposable
+{
+    public const ulong Base = 1UL << 40;
+    public const ulong PhysBase = 1UL << 44;
+
+    private readonly NativeTableSource _tables = new();
+    private readonly FlushPlan _flush = new();
+    private AddressSpace _space;
+    private nint[] _leafTables = [];
+    private readonly ChangeProtectionParams _protect = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, useMarkers: true);
+    private readonly ChangeProtectionParams _unprotect = ChangeProtectionParams.UffdUnprotect(PgProt.Shared);
+
+    public EngineRange(ulong bytes, bool populated)
+    {
+        if ((bytes & ((1UL << 21) - 1)) != 0 || bytes == 0)
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "the range must be a positive multiple of 2 MiB");
+        Bytes = bytes;
+        _space = new AddressSpace(_tables);
+        if (populated)
+            Populate();
+    }
+
+    public ulong Bytes { get; }
+
+    public long Pages => (long)(Bytes >> 12);
+
+    public ulong End => Base + Bytes;
+
+    public AddressSpace Space => _space;
+
+    public FlushPlan LastFlush => _flush;
+
+    /// <summary>Every PTE present, writable and dirty (pages a guest has written), one table per 2 MiB.</summary>
+    private void Populate()
+    {
+        var list = new List<nint>((int)(Bytes >> 21));
+        for (ulong va = Base; va < End; va += 1UL << 21)
+        {
+            ulong pa = PhysBase + (va - Base);
+            _space.Map(va, pa, PageSize.Size4K, PgProt.Shared | Pte.Dirty);
+            ulong* t = _space.TryGetEntry(va, 1);
+            for (int i = 0; i < 512; i++)
+                t[i] = (pa + ((ulong)i << 12)) | PgProt.Shared | Pte.Dirty;
+            list.Add((nint)t);
+        }
+        _leafTables = [.. list];
+    }
+
+    public long Protect() => Walk(new ChangeProtectionOp(_protect, splitHuge: false));
+
+    public long Unprotect() => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false));
+
+    public long ProtectWith(KernelIsa isa) => Walk(new IsaChangeProtectionOp(isa, _protect));
+
+    public long UnprotectWith(KernelIsa isa) => Walk(new IsaChangeProtectionOp(isa, _unprotect));
+
+    public long ProtectParallel(int degree)
+    {
+        var op = new ChangeProtectionOp(_protect, splitHuge: false);
+        _flush.Clear();
+        return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
+    }
+
+    public long UnprotectParallel(int degree)
+    {
+        var op = new ChangeProtectionOp(_unprotect, splitHuge: false);
+        _flush.Clear();
+        return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
+    }
+
+    private long Walk<TOp>(TOp op) where TOp : struct, ILeafOp
+    {
+        _flush.Clear();
+        var r = RangeWalker.Walk(_space, Base, End, ref op, _flush);
+        if (!r.Complete)
+            throw new InvalidOperationException($"benchmark walk stopped: {r.Status} at 0x{r.WalkEnd:X}");
+        return r.EntriesChanged;
+    }
+
+    /// <summary>
+    /// The hardware limit for the same job: one SIMD load and store of every PTE table the
+    /// walk touches, in the same order, with no walk and no logic.
+    /// </summary>
+    public void BarePass()
+    {
+        foreach (nint t in _leafTables)
+        {
+            ulong* p = (ulong*)t;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                for (int i = 0; i < 512; i += 8)
+                    Vector512.Store(Vector512.Load(p + i), p + i);
+            }
+            else
+            {
+                for (int i = 0; i < 512; i += 4)
+                    Vector256.Store(Vector256.Load(p + i), p + i);
+            }
+        }
+    }
+
+    /// <summary>Drops every table below the root (back to the source's free list) so the next populate allocates again.</summary>
+    public void Reset()
+    {
+        _space.Dispose();
+        _space = new AddressSpace(_tables);
+        _leafTables = [];
+    }
+
+    public void Dispose()
+    {
+        _space.Dispose();
+        _tables.Dispose();
+    }
+}

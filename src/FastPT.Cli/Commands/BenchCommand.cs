@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using FastPT.Benchmarks.Runner;
+using Spectre.Console;
+
+namespace FastPT.Cli.Commands;
+
+/// <summary>
+/// `fastpt bench`: the built-in workload (engine, live kernel, bare pass, scalar twin in one
+/// run), printed per operation as ns/page, pages/s and same-run ratios, or as JSON.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table" };
+        var quick = new Option<bool>("--quick") { Description = "Smaller ranges and fewer repetitions (DRAM range 64 GiB, 5 repetitions)" };
+        var reps = new Option<int?>("--repetitions") { Description = "Timed repetitions per measurement (median is reported); default 9" };
+        var noKernel = new Option<bool>("--no-kernel") { Description = "Skip the live-kernel baselines (userfaultfd, PAGEMAP_SCAN)" };
+        var cmd = new Command("bench", "Time FastPT's batch operations against the live kernel and a bare load+store pass over the same tables.")
+        {
+            json, quick, reps, noKernel,
+        };
+        cmd.SetAction(parse =>
+        {
+            var o = parse.GetValue(quick) ? new BenchOptions(DramBytes: 64UL << 30, Repetitions: 5) : new BenchOptions();
+            int? r = parse.GetValue(reps);
+            if (r is < 1 or > 1000)
+            {
+                Console.Error.WriteLine($"--repetitions {r} is out of range; use 1..1000");
+                return 2;
+            }
+            if (r != null)
+                o = o with { Repetitions = r.Value };
+            if (parse.GetValue(noKernel))
+                o = o with { Kernel = false };
+            try
+            {
+                _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here, before any work
+                var report = RunWithProgress(o, parse.GetValue(json));
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(report, BenchJsonContext.Default.BenchReport));
+                else
+                    PrintTable(report);
+                return 0;
+            }
+            catch (TypeInitializationException e) when (e.InnerException is InvalidOperationException inner)
+            {
+                Console.Error.WriteLine($"fastpt bench: {inner.Message}");
+                return 2;
+            }
+            catch (InvalidOperationException e)
+            {
+                Console.Error.WriteLine($"fastpt bench: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+
+    private static BenchReport RunWithProgress(BenchOptions o, bool json)
+    {
+        // A terminal gets a live progress display; pipes and CI get one plain line per step (on stderr with --json).
+        bool interactive = !Console.IsErrorRedirected && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        if (!interactive)
+        {
+            var log = json ? Console.Error : Console.Out;
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            return BenchSuite.Run(o, step => log.WriteLine($"[{sw.Elapsed.TotalSeconds,6:F1}s] {step}"));
+        }
+        BenchReport? report = null;
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask("bench", maxValue: BenchSuite.Steps.Length);
+            int done = -1;
+            report = BenchSuite.Run(o, step =>
+            {
+                done++;
+                task.Value = done;
+                task.Description = step;
+            });
+            task.Value = BenchSuite.Steps.Length;
+        });
+        return report!;
+    }
+
+    private static void PrintTable(BenchReport report)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine($"cpu: {report.Cpu}   isa: {report.Isa}   (medians; ratios measured in this run)");
+        Console.WriteLine($"{"op",-28} {"pages",12} {"ns/page",9} {"pages/s",10} {"vs kernel",10} {"vs bare",8} {"scalar",8}");
+        foreach (var r in report.Results)
+        {
+            string kernel = r.KernelSpeedup is double k ? string.Create(c, $"{k:F1}x") : "-";
+            string bare = r.BareRatio is double b ? string.Create(c, $"{b:F2}x") : "-";
+            string scalar = r.ScalarNsPerPage is double s ? string.Create(c, $"{s:F2}") : "-";
+            Console.WriteLine(string.Create(c, $"{r.Op,-28} {r.Pages,12} {r.NsPerPage,9:F3} {r.PagesPerSecond,10:G3} {kernel,10} {bare,8} {scalar,8}"));
+            if (r.Note != null)
+                Console.WriteLine($"    {r.Note}");
+        }
+        Console.WriteLine("vs kernel = how many times faster than the kernel doing the same job; vs bare = engine time / bare SIMD load+store pass (1.00 = hardware limit)");
+    }
+}

@@ -1,0 +1,188 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using FastPT.Entries;
+using Narrower = FastPT.Kernels.ChangeProtectionVector256;
+using Vec = System.Runtime.Intrinsics.Vector512;
+using VecU = System.Runtime.Intrinsics.Vector512<ulong>;
+
+namespace FastPT.Kernels;
+
+/// <summary>
+/// change_protection over a run of PTEs, one vector of entries per step. Every entry kind
+/// (present, none, marker, swap incl. the writable migration / device types) is a lane
+/// select, so the exclusive loop makes no calls and keeps its constants in registers. Runs shorter than a vector
+/// go to the next narrower kernel; the last partial vector overlaps its predecessor with
+/// the lanes already done masked off (the rule is not idempotent, nor is its count).
+/// </summary>
+[SkipLocalsInit]
+internal static unsafe class ChangeProtectionVector512
+{
+    public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode
+    {
+        int n = VecU.Count;
+        if (count < n)
+            return Narrower.Apply<TMode>(entries, count, p, flush);
+
+        bool protect = p.Protect, resolve = p.Resolve, markers = p.Protect && p.UseMarkers;
+        bool tryWritable = p.TryWritable && p.VmaWritable, vmaUffdWp = p.VmaUffdWp;
+        bool newHasWrite = (p.NewProt & Pte.Writable) != 0, newHasPresent = (p.NewProt & Pte.Present) != 0;
+        VecU zero = VecU.Zero, ones = VecU.AllBitsSet;
+        VecU changeMask = Vec.Create(PgProt.ChangeMask);
+        VecU newLow = Vec.Create(p.NewProt & ~PgProt.ChangeMask);
+        VecU present = Vec.Create(Pte.Present);
+        VecU presentOrProtNone = Vec.Create(Pte.Present | Pte.ProtNone);
+        VecU protNone = Vec.Create(Pte.ProtNone);
+        VecU writable = Vec.Create(Pte.Writable);
+        VecU dirty = Vec.Create(Pte.Dirty);
+        VecU savedDirty = Vec.Create(Pte.SavedDirty);
+        VecU uffdWp = Vec.Create(Pte.UffdWp);
+        VecU pfn = Vec.Create(Pte.PfnMask);
+        VecU notGarbage = Vec.Create(~Pte.KnlErratumMask);
+        // can_change_pte_writable's last test: shared mappings need dirty, private ones not the zero page.
+        VecU writeTest = Vec.Create(p.VmaShared ? Pte.Dirty | Pte.SavedDirty : Pte.Special);
+        VecU writeTestWant = p.VmaShared ? ones : zero; // shared: pass when the test bits are set; private: when clear
+        VecU markerType = Vec.Create((ulong)PteMarker.SwapType);
+        VecU migrationWrite = Vec.Create((ulong)ChangeProtectionRule.MigrationWrite);
+        VecU deviceWrite = Vec.Create((ulong)ChangeProtectionRule.DevicePrivateWrite);
+        VecU migrationReadType = Vec.Create((ulong)(p.VmaShared ? ChangeProtectionRule.MigrationRead : ChangeProtectionRule.MigrationReadExclusive) << SwapEntry.TypeShift);
+        VecU deviceReadType = Vec.Create((ulong)ChangeProtectionRule.DevicePrivateRead << SwapEntry.TypeShift);
+        VecU swapOffsetBits = Vec.Create(0x07FF_FFFF_FFFF_FE00UL); // bits 9..58
+        VecU swapSoftDirty = Vec.Create(SwapEntry.SoftDirty);
+        // A marker is resolved unless poisoned or guard: entry bits 10 and 11 hold those offset bits inverted.
+        VecU markerNotPoisonOrGuard = Vec.Create(0xC00UL);
+        VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
+        VecU swapUffdWp = Vec.Create(SwapEntry.UffdWp);
+        VecU flushOnChange = Vec.Create((Pte.PfnMask & ~Pte.PatLarge) | FlushRules.FlushOnChange | FlushRules.UnknownBits);
+        VecU flushOnClear = Vec.Create(FlushRules.FlushOnClear);
+
+        long changed = 0;
+        VecU active = ones;
+        int i = 0;
+        while (true)
+        {
+            if (i > count - n)
+            {
+                if (i == count)
+                    break;
+                // Overlap the last full vector; lanes below `done` were already processed.
+                int done = i - (count - n);
+                i = count - n;
+                active = Vec.GreaterThanOrEqual(VecU.Indices, Vec.Create((ulong)done));
+            }
+            ulong* at = entries + i;
+            // Shared tables: each aligned 8-byte lane is read whole; a stale lane only fails its exchange.
+            VecU old = Vec.Load(at);
+            VecU isPresent = ~Vec.Equals(old & presentOrProtNone, zero);
+            VecU v = old;
+            VecU counted = zero;
+            if (isPresent != zero)
+            {
+                // pte_modify: keep _PAGE_CHG_MASK bits, take the rest from newprot.
+                VecU m = (old & changeMask) | newLow;
+                // L1TF: re-invert the PFN when old and new disagree about being inverted. A
+                // present old entry is inverted iff P=0; the new one iff non-zero with P=0.
+                VecU oldInverted = Vec.Equals(old & present, zero);
+                VecU newInverted = newHasPresent ? zero : ~Vec.Equals(m, zero);
+                m ^= (oldInverted ^ newInverted) & pfn;
+                // Saved-dirty: the new RW is newprot's, so only the old RW picks the direction.
+                VecU oldWritable = ~Vec.Equals(old & writable, zero);
+                m = newHasWrite
+                    ? Vec.ConditionalSelect(oldWritable, m, SavedToDirty(m, savedDirty))
+                    : Vec.ConditionalSelect(oldWritable, DirtyToSaved(m, dirty), m);
+                if (protect)
+                    m = DirtyToSaved(Vec.AndNot(m | uffdWp, writable), dirty);
+                else if (resolve)
+                    m = Vec.AndNot(m, uffdWp);
+                if (tryWritable)
+                {
+                    VecU can = Vec.Equals(m & writable, zero)
+                        & ~Vec.Equals(m & presentOrProtNone, protNone)
+                        & (Vec.Equals(m & writeTest, zero) ^ writeTestWant);
+                    if (vmaUffdWp)
+                        can &= Vec.Equals(m & uffdWp, zero);
+                    m = Vec.ConditionalSelect(can, SavedToDirty(m | writable, savedDirty), m);
+                }
+                v = Vec.ConditionalSelect(isPresent, m, old);
+                counted = isPresent;
+            }
+            if (isPresent != ones)
+            {
+                VecU isNone = Vec.Equals(old & notGarbage, zero);
+                VecU type = Vec.ShiftRightLogical(old, SwapEntry.TypeShift);
+                VecU swapFormat = ~(isPresent | isNone);
+                VecU isMarker = swapFormat & Vec.Equals(type, markerType);
+                VecU isSwap = Vec.AndNot(swapFormat, isMarker);
+                if (markers)
+                {
+                    v = Vec.ConditionalSelect(isNone, uffdMarker, v);
+                    counted |= isNone;
+                }
+                if (resolve)
+                {
+                    VecU gone = isMarker & Vec.Equals(old & markerNotPoisonOrGuard, markerNotPoisonOrGuard);
+                    v = Vec.AndNot(v, gone);
+                    counted |= gone;
+                }
+                if (isSwap != zero)
+                {
+                    // Writable migration (26) / device-private (27) entries become readable: same
+                    // offset bits, new type, and only soft-dirty (migration) or bit 2 (device) kept.
+                    VecU offset = old & swapOffsetBits;
+                    VecU s = Vec.ConditionalSelect(Vec.Equals(type, migrationWrite), offset | migrationReadType | (old & swapSoftDirty),
+                        Vec.ConditionalSelect(Vec.Equals(type, deviceWrite), offset | deviceReadType | (old & swapUffdWp), old));
+                    if (protect)
+                        s |= swapUffdWp;
+                    else if (resolve)
+                        s = Vec.AndNot(s, swapUffdWp);
+                    v = Vec.ConditionalSelect(isSwap, s, v);
+                    counted |= isSwap & ~Vec.Equals(s, old);
+                }
+            }
+            v = Vec.ConditionalSelect(active, v, old);
+            ulong countedBits = Vec.ExtractMostSignificantBits(counted & active);
+            // pte_needs_flush, for lanes whose old entry has P=1.
+            VecU diff = old ^ v;
+            VecU needs = ~Vec.Equals((diff & flushOnChange) | (diff & old & flushOnClear), zero)
+                & ~Vec.Equals(old & present, zero);
+            ulong flushBits = Vec.ExtractMostSignificantBits(needs);
+            if (v != old)
+            {
+                if (!TMode.Shared)
+                {
+                    Vec.Store(v, at);
+                }
+                else
+                {
+                    ulong changedBits = Vec.ExtractMostSignificantBits(~Vec.Equals(v, old));
+                    while (changedBits != 0)
+                    {
+                        int lane = BitOperations.TrailingZeroCount(changedBits);
+                        changedBits &= changedBits - 1;
+                        ulong seen = old[lane];
+                        ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
+                        if (now == seen)
+                            continue;
+                        // A walker set A/D since the load: redo this entry from what is there now.
+                        ulong bit = 1UL << lane;
+                        countedBits &= ~bit;
+                        flushBits &= ~bit;
+                        changed += ChangeProtectionScalar.ApplyShared(at + lane, now, p, i + lane, flush);
+                    }
+                }
+            }
+            changed += BitOperations.PopCount(countedBits);
+            KernelBits.Or(flush, i, flushBits);
+            i += n;
+        }
+        return changed;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VecU DirtyToSaved(VecU v, VecU dirty) =>
+        Vec.AndNot(v, dirty) | Vec.ShiftLeft(v & dirty, 52);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static VecU SavedToDirty(VecU v, VecU savedDirty) =>
+        Vec.AndNot(v, savedDirty) | Vec.ShiftRightLogical(v & savedDirty, 52);
+}

@@ -1,0 +1,156 @@
+using FastPT.Entries;
+using FastPT.Paging;
+
+namespace FastPT.Walk;
+
+/// <summary>
+/// <see cref="RangeWalker"/> across cores: the range is cut into one chunk per worker on
+/// 2 MiB (pmd) boundaries, moved to 1 GiB when a boundary would fall inside a 1 GiB leaf,
+/// and each chunk is walked by its own copy of the op. Counts are summed and flush plans
+/// appended in address order, so the result equals a single-threaded walk.
+/// <para>
+/// Table allocation is not thread-safe (an <see cref="Memory.ITableSource"/> is a plain
+/// free list), so every table the walk could need is made serially first: a cheap scan of
+/// the upper levels decides whether the op would allocate (empty upper entries for an op
+/// that populates, huge leaves it may split); if so, one serial structure-only walk
+/// allocates and splits exactly as the full walk would, and only then do the workers run,
+/// finding every table in place. Ops that free tables (zap) run single-threaded. Op state
+/// is not merged back: ops must write results through pointers to disjoint places.
+/// </para>
+/// </summary>
+public static unsafe class ParallelWalker
+{
+    /// <summary>Below this much address space one thread is faster than waking another.</summary>
+    public const ulong MinParallelBytes = 64UL << 20;
+
+    private const ulong Pmd = 1UL << 21;
+    private const ulong Pud = 1UL << 30;
+
+    public static WalkResult Walk<TOp>(AddressSpace space, ulong start, ulong end, ref TOp op,
+        FlushPlan? flush = null, int degreeOfParallelism = 0)
+        where TOp : struct, ILeafOp
+    {
+        RangeWalker.CheckRange(space, start, end);
+        int degree = degreeOfParallelism > 0 ? degreeOfParallelism : Environment.ProcessorCount;
+        if (degree == 1 || op.FreeEmptyCoveredTables || end - start < MinParallelBytes)
+            return RangeWalker.Walk(space, start, end, ref op, flush);
+
+        int allocated = 0, splits = 0;
+        ulong limit = end;
+        var status = WalkStatus.Complete;
+        if (NeedsStructure(space, space.RootTable, space.Levels, start, end, ref op))
+        {
+            var structure = new StructureOp<TOp>(op);
+            var s = RangeWalker.Walk(space, start, end, ref structure);
+            allocated = s.TablesAllocated;
+            splits = s.HugeSplits;
+            if (!s.Complete)
+            {
+                // The serial walk would stop at the same table; do everything before it.
+                status = s.Status;
+                limit = s.WalkEnd;
+                if (limit == start)
+                    return new WalkResult(status, start, 0, allocated, 0, splits);
+            }
+        }
+
+        ulong[] bounds = Chunk(space, start, limit, degree);
+        int chunks = bounds.Length - 1;
+        var results = new WalkResult[chunks];
+        var plans = new FlushPlan?[chunks];
+        TOp copy = op;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = degree }, k =>
+        {
+            TOp local = copy; // one op value per chunk
+            plans[k] = flush == null ? null : new FlushPlan();
+            results[k] = RangeWalker.Walk(space, bounds[k], bounds[k + 1], ref local, plans[k]);
+        });
+
+        long changed = 0;
+        int freed = 0;
+        for (int k = 0; k < chunks; k++)
+        {
+            var r = results[k];
+            System.Diagnostics.Debug.Assert(r.Complete && r.TablesAllocated == 0, "tables were made serially before the parallel pass");
+            changed += r.EntriesChanged;
+            allocated += r.TablesAllocated;
+            freed += r.TablesFreed;
+            splits += r.HugeSplits;
+            if (flush != null)
+                foreach (var range in plans[k]!.Ranges)
+                    flush.Add(range.Start, range.End);
+        }
+        return new WalkResult(status, limit, changed, allocated, freed, splits);
+    }
+
+    /// <summary>Chunk boundaries on pmd boundaries, never inside a 1 GiB leaf.</summary>
+    private static ulong[] Chunk(AddressSpace space, ulong start, ulong end, int degree)
+    {
+        var b = new List<ulong>(degree + 1) { start };
+        ulong step = ((end - start) / (ulong)degree + Pmd - 1) & ~(Pmd - 1);
+        for (int k = 1; k < degree; k++)
+        {
+            ulong at = ((start & ~(Pmd - 1)) + (ulong)k * step);
+            ulong* pud = space.TryGetEntry(at, 3);
+            if (pud != null && !LinuxPte.IsNone(*pud) && ((*pud & Pte.Present) == 0 || (*pud & Pte.PageSize) != 0))
+                at = (at + Pud - 1) & ~(Pud - 1);
+            if (at > b[^1] && at < end)
+                b.Add(at);
+        }
+        b.Add(end);
+        return [.. b];
+    }
+
+    /// <summary>
+    /// Would a walk of [start, end) allocate? Yes when an op that populates meets an empty
+    /// upper entry, or when any huge leaf (present or a huge marker) lies in the range.
+    /// </summary>
+    private static bool NeedsStructure<TOp>(AddressSpace space, ulong* table, int level, ulong start, ulong end, ref TOp op)
+        where TOp : struct, ILeafOp
+    {
+        int shift = AddressSpace.Shift(level);
+        ulong size = 1UL << shift;
+        for (ulong va = start; va < end;)
+        {
+            ulong boundary = (va & ~(size - 1)) + size;
+            ulong next = boundary < end && boundary != 0 ? boundary : end;
+            ulong e = table[(va >> shift) & 511];
+            if (LinuxPte.IsNone(e))
+            {
+                if (op.PopulateTables)
+                    return true;
+            }
+            else if ((e & Pte.Present) == 0 || level <= 3 && (e & Pte.PageSize) != 0)
+            {
+                if (level <= 3)
+                    return true; // a huge leaf: split or not, let the serial pass decide
+            }
+            else if (level > 2 && NeedsStructure(space, space.Table(e & Pte.PfnMask), level - 1, va, next, ref op))
+            {
+                return true;
+            }
+            va = next;
+        }
+        return false;
+    }
+
+    /// <summary>The op's table needs (populate, split) without touching a leaf.</summary>
+    private readonly struct StructureOp<TOp>(TOp op) : ILeafOp where TOp : struct, ILeafOp
+    {
+        private readonly TOp _op = op;
+
+        public bool PopulateTables => _op.PopulateTables;
+
+        public bool FreeEmptyCoveredTables => false;
+
+        public bool SplitCoveredHuge(ulong entry, int level) => _op.SplitCoveredHuge(entry, level);
+
+        public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
+        {
+        }
+
+        public void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
+        {
+        }
+    }
+}

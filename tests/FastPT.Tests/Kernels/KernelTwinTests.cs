@@ -1,0 +1,150 @@
+using CsCheck;
+using FastPT.Entries;
+using FastPT.Kernels;
+using Xunit;
+
+namespace FastPT.Tests.Kernels;
+
+/// <summary>
+/// Zap, written-page scan, A/D harvest and marker fill: every SIMD kernel against its scalar
+/// twin in both write modes, on crafted and full-range entries, every length 0..512, with
+/// sentinels on both sides of the run.
+/// </summary>
+public unsafe class KernelTwinTests
+{
+    private const int Pad = 16;
+
+    /// <summary>A kernel under test: (isa, shared, entries, count, byte outputs, bit outputs A, bit outputs B) -> result.</summary>
+    private delegate long Kernel(KernelIsa isa, bool shared, ulong* entries, int count, Span<byte> bytes, Span<ulong> bitsA, Span<ulong> bitsB);
+
+    private static void Check(string name, Kernel kernel, KernelIsa isa, bool shared, ReadOnlySpan<ulong> input, int offset)
+    {
+        int count = input.Length;
+        var expected = new ulong[Pad + offset + count + Pad];
+        Array.Fill(expected, KernelTestData.Sentinel);
+        input.CopyTo(expected.AsSpan(Pad + offset));
+        var actual = (ulong[])expected.Clone();
+        byte[] eb = new byte[count + Pad], ab = new byte[count + Pad];
+        Array.Fill(eb, (byte)0xA5);
+        Array.Fill(ab, (byte)0xA5);
+        Span<ulong> ea = stackalloc ulong[8], eB = stackalloc ulong[8], aa = stackalloc ulong[8], aB = stackalloc ulong[8];
+        long e, a;
+        fixed (ulong* pe = expected, pa = actual)
+        {
+            e = kernel(KernelIsa.Scalar, false, pe + Pad + offset, count, eb, ea, eB);
+            a = kernel(isa, shared, pa + Pad + offset, count, ab, aa, aB);
+        }
+        for (int i = 0; i < expected.Length; i++)
+        {
+            int at = i - Pad - offset;
+            if (expected[i] != actual[i])
+                Assert.Fail($"{name} {isa} shared={shared} count={count}: slot {at}: input 0x{(at >= 0 && at < count ? input[at] : KernelTestData.Sentinel):X} expected 0x{expected[i]:X} got 0x{actual[i]:X}");
+        }
+        Assert.Equal(e, a);
+        Assert.Equal(eb, ab);
+        Assert.Equal(ea.ToArray(), aa.ToArray());
+        Assert.Equal(eB.ToArray(), aB.ToArray());
+    }
+
+    private static List<(string, Kernel)> Kernels()
+    {
+        var list = new List<(string, Kernel)>();
+        foreach (var zp in new[] { new ZapParams(false, false), new ZapParams(false, true), new ZapParams(true, false), new ZapParams(true, true) })
+            list.Add(($"zap {zp}", (isa, shared, e, c, b, f, _) => shared
+                ? ZapKernels.Apply<SharedTables>(isa, e, c, zp, f)
+                : ZapKernels.Apply<ExclusiveTables>(isa, e, c, zp, f)));
+        foreach (var vma in new[] { PageCategories.None, PageCategories.WpAllowed | PageCategories.File })
+            for (int k = 0; k < 4; k++)
+            {
+                var sp = new ScanParams((k & 1) != 0, (k & 2) != 0, vma);
+                list.Add(($"scan {sp}", (isa, shared, e, c, b, f, _) => shared
+                    ? ScanKernels.Apply<SharedTables>(isa, e, c, sp, b[..c], f)
+                    : ScanKernels.Apply<ExclusiveTables>(isa, e, c, sp, b[..c], f)));
+            }
+        foreach (var which in new[] { HarvestBit.Dirty, HarvestBit.Accessed })
+            list.Add(($"harvest {which}", (isa, shared, e, c, b, h, f) => shared
+                ? AccessedDirtyKernels.Harvest<SharedTables>(isa, e, c, which, h, f)
+                : AccessedDirtyKernels.Harvest<ExclusiveTables>(isa, e, c, which, h, f)));
+        list.Add(("marker fill", (isa, shared, e, c, b, f, _) => shared
+            ? MarkerKernels.FillEmpty<SharedTables>(isa, e, c)
+            : MarkerKernels.FillEmpty<ExclusiveTables>(isa, e, c)));
+        return list;
+    }
+
+    [Fact]
+    public void EveryLength0To512WithSentinels()
+    {
+        var r = new Random(KernelTestData.Seed + 10);
+        var kernels = Kernels().ToArray();
+        foreach (var isa in KernelTestData.Isas)
+        {
+            for (int count = 0; count <= 512; count++)
+            {
+                var input = new ulong[count];
+                KernelTestData.Fill(r, input);
+                var (name, kernel) = kernels[count % kernels.Length];
+                Check(name, kernel, isa, shared: (count & 1) != 0, input, count % 5);
+            }
+        }
+    }
+
+    [Fact]
+    public void EveryKernelAndParamOnCraftedMixes()
+    {
+        var r = new Random(KernelTestData.Seed + 11);
+        int[] lengths = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 300, 511, 512];
+        foreach (var isa in KernelTestData.Isas)
+            foreach (var (name, kernel) in Kernels())
+                foreach (int count in lengths)
+                {
+                    var input = new ulong[count];
+                    KernelTestData.Fill(r, input);
+                    Check(name, kernel, isa, shared: false, input, count % 3);
+                    Check(name, kernel, isa, shared: true, input, 0);
+                }
+    }
+
+    [Fact]
+    public void FullRangeRandomEntries()
+    {
+        var kernels = Kernels().ToArray();
+        foreach (var isa in KernelTestData.Isas)
+        {
+            Gen.Select(Gen.ULong.Array[0, 512], Gen.Int[0, kernels.Length - 1], Gen.Bool).Sample((entries, k, shared) =>
+                Check(kernels[k].Item1, kernels[k].Item2, isa, shared, entries, 0),
+                iter: KernelTestData.Count(200), seed: Environment.GetEnvironmentVariable("CSCHECK_SEED"));
+        }
+    }
+
+    [Fact]
+    public void ScanCategoriesMatchTheFactSheet()
+    {
+        // Anchors for the rule itself (the twins only agree with each other).
+        var p = new ScanParams(EmptyIsWritten: false, WriteProtect: false);
+        Assert.Equal(PageCategories.Present | PageCategories.Written, ScanRule.Categorize(0x1000 | Pte.Present | Pte.Writable, p));
+        Assert.Equal(PageCategories.Present, ScanRule.Categorize(0x1000 | Pte.Present | Pte.UffdWp, p));
+        Assert.Equal(PageCategories.Swapped, ScanRule.Categorize(PteMarker.UffdWp, p));
+        Assert.Equal(PageCategories.Swapped | PageCategories.Written, ScanRule.Categorize(PteMarker.Guard, p));
+        Assert.Equal(PageCategories.Swapped, ScanRule.Categorize(SwapEntry.Make(1, 5) | SwapEntry.UffdWp, p));
+        Assert.Equal(PageCategories.None, ScanRule.Categorize(0, p));
+        Assert.Equal(PageCategories.Written, ScanRule.Categorize(0, p with { EmptyIsWritten = true }));
+        Assert.Equal(PteMarker.UffdWp, ScanRule.MakeUffdWp(0));
+        ulong wp = ScanRule.MakeUffdWp(0x1000 | Pte.Present | Pte.Writable | Pte.Dirty);
+        Assert.Equal(0x1000 | Pte.Present | Pte.UffdWp | Pte.SavedDirty, wp);
+    }
+
+    [Fact]
+    public void ZapFlushesEveryPresentEntryAndCountsThem()
+    {
+        ulong[] t = [0x1000 | Pte.Present | Pte.UffdWp, PteMarker.UffdWp, 0, L1tf.PfnEntry(7, PgProt.None), PteMarker.Guard, SwapEntry.Make(3, 9) | SwapEntry.UffdWp, 0x2000 | Pte.Present, 0, 0];
+        foreach (var isa in KernelTestData.Isas)
+        {
+            var e = (ulong[])t.Clone();
+            var flush = new ulong[8];
+            fixed (ulong* p = e)
+                Assert.Equal(3, ZapKernels.Apply<ExclusiveTables>(isa, p, e.Length, ZapParams.DontNeedFileUffdWp, flush));
+            Assert.Equal(new ulong[] { PteMarker.UffdWp, PteMarker.UffdWp, 0, 0, PteMarker.Guard, PteMarker.UffdWp, 0, 0, 0 }, e);
+            Assert.Equal(0b100_1001UL, flush[0]);
+        }
+    }
+}
