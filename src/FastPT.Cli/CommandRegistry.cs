@@ -9,5 +9,7 @@ internal static class CommandRegistry
     {
         yield return Commands.ScriptCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.KvmCheckCommand.Create();
+        yield return Commands.KvmDemoCommand.Create();
     }
 }
