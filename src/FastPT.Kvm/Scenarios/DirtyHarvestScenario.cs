@@ -1,6 +1,8 @@
 using FastPT.Entries;
+using FastPT.Kernels;
 using FastPT.Kvm.Guest;
 using FastPT.Kvm.Vmm;
+using FastPT.Operations;
 using FastPT.Paging;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
@@ -44,7 +46,7 @@ public static class DirtyHarvestScenario
         ulong program = Emit(m, written, lockstep);
         m.Memory.Bytes(GuestLayout.UserShared, 64).Clear();
         m.Vm.SetDirtyLogging(true);
-        var harvester = new SharedDirtyHarvester(m.Space, RangeStart, pages);
+        var bitmap = new ulong[(pages + 63) / 64];
         var report = new DirtyHarvestReport(seed, pages, rounds, lockstep, flushShadow);
         foreach (var s in written)
             report.Written.Add(s);
@@ -73,8 +75,7 @@ public static class DirtyHarvestScenario
             ulong round = Volatile.Read(ref posted);
             if (round > seen || !lockstep || finished)
             {
-                var harvest = new HashSet<ulong>();
-                harvester.HarvestAndClear(harvest);
+                var harvest = HarvestAndClear(m.Space, pages, bitmap);
                 if (flushShadow)
                     m.Vm.ShadowWriteFlush();
                 if (harvest.Count > 0 || round > seen)
@@ -104,6 +105,20 @@ public static class DirtyHarvestScenario
     }
 
     private static ulong Page(int i) => RangeStart + (ulong)i * 4096;
+
+    /// <summary>
+    /// One harvest with the core's shared-mode operation: KVM sets A/D in these entries with
+    /// its own compare-exchange while the vCPU runs, so every clear must be atomic.
+    /// </summary>
+    private static HashSet<ulong> HarvestAndClear(AddressSpace space, int pages, ulong[] bitmap)
+    {
+        PageTableOps.Harvest(space, RangeStart, Page(pages), bitmap, HarvestBit.Dirty, sharedTables: true);
+        var dirty = new HashSet<ulong>();
+        for (int i = 0; i < pages; i++)
+            if ((bitmap[i >> 6] & (1UL << i)) != 0)
+                dirty.Add(Page(i));
+        return dirty;
+    }
 
     /// <summary>Straight-line writes per round, then post the round and (lockstep) wait for the ack with a bounded spin.</summary>
     private static ulong Emit(GuestMachine m, List<HashSet<ulong>> rounds, bool lockstep)
