@@ -9,6 +9,8 @@ internal static class CommandRegistry
     {
         yield return Commands.ScriptCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.KvmCheckCommand.Create();
+        yield return Commands.KvmDemoCommand.Create();
         yield return Commands.RecordCommand.Create();
         yield return Commands.ReplayCommand.Create();
     }

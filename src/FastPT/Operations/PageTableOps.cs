@@ -30,4 +30,25 @@ public static class PageTableOps
         var op = new ZapOp(p, freeEmptyTables);
         return RangeWalker.Walk(space, start, end, ref op, flush);
     }
+
+    /// <summary>
+    /// Harvest-and-clear of D (dirty tracking) or A (working-set tracking) over 4 KiB leaves:
+    /// bit k of <paramref name="bitmap"/> is set for the page at start + k * 4096 that had the
+    /// bit. With <paramref name="sharedTables"/> each clear is atomic, so a bit a running vCPU
+    /// or a concurrent Translate sets between the read and the write is never lost.
+    /// </summary>
+    public static unsafe WalkResult Harvest(AddressSpace space, ulong start, ulong end, Span<ulong> bitmap,
+        HarvestBit which, bool sharedTables, FlushPlan? flush = null)
+    {
+        RangeWalker.CheckRange(space, start, end);
+        ulong pages = (end - start) >> 12;
+        if ((ulong)bitmap.Length * 64 < pages)
+            throw new ArgumentException($"the bitmap holds {bitmap.Length * 64} bits; [0x{start:X}, 0x{end:X}) has {pages} pages", nameof(bitmap));
+        bitmap.Clear();
+        fixed (ulong* b = bitmap)
+        {
+            var op = new HarvestOp(b, start, which, sharedTables);
+            return RangeWalker.Walk(space, start, end, ref op, flush);
+        }
+    }
 }

@@ -1,0 +1,36 @@
+using FastPT.Kvm.Vmm;
+
+namespace FastPT.Kvm.Oracle;
+
+/// <summary>The result of a differential run: counts, the first mismatches in detail.</summary>
+public sealed class DifferentialReport
+{
+    public required DifferentialOptions Options { get; init; }
+    public GuestCpuFeatures? Features { get; set; }
+    public long Probes { get; set; }
+    public long Faults { get; set; }
+    public long ReservedFaults { get; set; }
+    public long Spaces { get; set; }
+    public long Batches { get; set; }
+    public long SupervisorProbes { get; set; }
+    public long MismatchCount { get; set; }
+    public long TableEntriesCompared { get; set; }
+    public long AccessedDirtyChanges { get; set; }
+    public List<Mismatch> Mismatches { get; } = [];
+    public TimeSpan Elapsed { get; set; }
+
+    public void Add(Mismatch m)
+    {
+        MismatchCount++;
+        if (Mismatches.Count < Options.KeepMismatches)
+            Mismatches.Add(m);
+    }
+
+    public string Summary =>
+        $"seed {Options.Seed}: {Spaces} address spaces, {Batches} batches, {Probes} probes ({SupervisorProbes} at CPL 0), " +
+        $"{Faults} faults ({ReservedFaults} reserved-bit), {AccessedDirtyChanges} A/D bits set by the vCPU, " +
+        $"{TableEntriesCompared} table entries compared, {Elapsed.TotalSeconds:F1} s";
+
+    /// <summary>The closing line: `N probes, M mismatches`.</summary>
+    public string Verdict => $"{Probes} probes, {MismatchCount} mismatches";
+}

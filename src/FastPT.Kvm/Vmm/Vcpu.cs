@@ -1,0 +1,211 @@
+using System.Runtime.InteropServices;
+using FastPT.Kvm.Interop;
+
+namespace FastPT.Kvm.Vmm;
+
+/// <summary>
+/// One vCPU: register access and <see cref="Run"/>, which always returns within its time limit.
+/// </summary>
+/// <remarks>
+/// Time limit: a timer thread sets kvm_run.immediate_exit (covers a kick that lands just
+/// before entry) and sends a real-time signal to the thread inside KVM_RUN with tgkill. The
+/// signal is blocked in that thread outside KVM_RUN and unblocked only inside it (via
+/// KVM_SET_SIGNAL_MASK), so it never reaches a handler: KVM_RUN returns EINTR and the pending
+/// signal is consumed with rt_sigtimedwait. .NET never sees it.
+/// </remarks>
+public sealed unsafe class Vcpu : IDisposable
+{
+    /// <summary>SIGRTMAX-1: not used by glibc (32, 33) or the .NET runtime (SIGRTMIN).</summary>
+    public const int KickSignal = 63;
+
+    private readonly int _fd;
+    private readonly nint _run;
+    private readonly int _runSize;
+    private readonly Lock _kickLock = new();
+    private readonly Timer _timer;
+    private int _runningTid;
+    private bool _kicked;
+    private int _maskedTid;
+
+    internal Vcpu(int vmFd, int runSize)
+    {
+        _fd = Libc.Ioctl(vmFd, KvmIoctl.CreateVcpu, 0);
+        if (_fd < 0)
+            throw new KvmException($"KVM_CREATE_VCPU: {Libc.LastError()}");
+        _runSize = runSize;
+        _run = Libc.Mmap(0, (nuint)runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, _fd, 0);
+        if (_run == -1)
+        {
+            Libc.Close(_fd);
+            throw new KvmException($"mmap of kvm_run: {Libc.LastError()}");
+        }
+        _timer = new Timer(_ => Kick(), null, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    internal void SetCpuid(ReadOnlySpan<KvmCpuidEntry> entries)
+    {
+        int bytes = 8 + entries.Length * sizeof(KvmCpuidEntry);
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            *(uint*)buffer = (uint)entries.Length;
+            entries.CopyTo(new Span<KvmCpuidEntry>(buffer + 8, entries.Length));
+            if (Libc.Ioctl(_fd, KvmIoctl.SetCpuid2, (nint)buffer) < 0)
+                throw new KvmException($"KVM_SET_CPUID2: {Libc.LastError()}");
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    public KvmRegs GetRegs()
+    {
+        KvmRegs r;
+        if (Libc.Ioctl(_fd, KvmIoctl.GetRegs, (nint)(&r)) < 0)
+            throw new KvmException($"KVM_GET_REGS: {Libc.LastError()}");
+        return r;
+    }
+
+    public void SetRegs(in KvmRegs regs)
+    {
+        fixed (KvmRegs* r = &regs)
+            if (Libc.Ioctl(_fd, KvmIoctl.SetRegs, (nint)r) < 0)
+                throw new KvmException($"KVM_SET_REGS: {Libc.LastError()}");
+    }
+
+    public KvmSregs GetSregs()
+    {
+        KvmSregs s;
+        if (Libc.Ioctl(_fd, KvmIoctl.GetSregs, (nint)(&s)) < 0)
+            throw new KvmException($"KVM_GET_SREGS: {Libc.LastError()}");
+        return s;
+    }
+
+    public void SetSregs(in KvmSregs sregs)
+    {
+        fixed (KvmSregs* s = &sregs)
+            if (Libc.Ioctl(_fd, KvmIoctl.SetSregs, (nint)s) < 0)
+                throw new KvmException($"KVM_SET_SREGS (cr0={sregs.Cr0:X} cr4={sregs.Cr4:X} efer={sregs.Efer:X}): {Libc.LastError()}");
+    }
+
+    /// <summary>
+    /// Runs the vCPU until it exits to the VMM or <paramref name="limit"/> passes. Exits the
+    /// VMM itself handles (none so far) are not hidden: every exit is returned.
+    /// </summary>
+    public VcpuExit Run(TimeSpan limit)
+    {
+        PrepareThread();
+        lock (_kickLock)
+        {
+            _runningTid = Libc.GetTid();
+            _kicked = false;
+        }
+        _timer.Change(limit, Timeout.InfiniteTimeSpan);
+        int rc;
+        int errno = 0;
+        while (true)
+        {
+            rc = Libc.Ioctl(_fd, KvmIoctl.Run, 0);
+            if (rc >= 0)
+                break;
+            errno = Marshal.GetLastPInvokeError();
+            bool kicked;
+            lock (_kickLock)
+                kicked = _kicked;
+            if (errno != Libc.EINTR || kicked)
+                break;
+            DrainKick();
+        }
+        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        bool timedOut;
+        lock (_kickLock)
+        {
+            _runningTid = 0;
+            timedOut = _kicked;
+        }
+        DrainKick();
+        RunByte(KvmRunLayout.ImmediateExit) = 0;
+        if (rc < 0 && !(errno == Libc.EINTR && timedOut))
+            throw new KvmException($"KVM_RUN: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); {GetRegs()}; {GetSregs()}");
+        return rc < 0 ? Capture(KvmExitReason.Intr, timedOut: true) : Capture(ExitReason, timedOut: false);
+    }
+
+    private KvmExitReason ExitReason => (KvmExitReason)RunU32(KvmRunLayout.ExitReason);
+
+    private VcpuExit Capture(KvmExitReason reason, bool timedOut)
+    {
+        ushort port = 0;
+        bool isOut = false;
+        uint value = 0;
+        ulong detail = 0;
+        if (reason == KvmExitReason.Io && !timedOut)
+        {
+            port = *(ushort*)(_run + KvmRunLayout.IoPort);
+            isOut = RunByte(KvmRunLayout.IoDirection) == 1;
+            int size = RunByte(KvmRunLayout.IoSize);
+            byte* data = (byte*)_run + *(ulong*)(_run + KvmRunLayout.IoDataOffset);
+            value = size switch { 1 => *data, 2 => *(ushort*)data, _ => *(uint*)data };
+        }
+        else if (reason == KvmExitReason.Mmio)
+            detail = *(ulong*)(_run + KvmRunLayout.MmioPhysAddr);
+        else if (reason is KvmExitReason.InternalError or KvmExitReason.FailEntry)
+            detail = *(ulong*)(_run + KvmRunLayout.Union);
+        return new VcpuExit(reason, timedOut, port, isOut, value, detail, GetRegs(), GetSregs());
+    }
+
+    private ref byte RunByte(int offset) => ref *(byte*)(_run + offset);
+
+    private uint RunU32(int offset) => *(uint*)(_run + offset);
+
+    private void Kick()
+    {
+        lock (_kickLock)
+        {
+            if (_runningTid == 0)
+                return;
+            _kicked = true;
+            Volatile.Write(ref RunByte(KvmRunLayout.ImmediateExit), 1);
+            Libc.Syscall(Libc.SYS_tgkill, Libc.GetPid(), _runningTid, KickSignal, 0);
+        }
+    }
+
+    /// <summary>Blocks the kick signal in this thread and tells KVM to unblock it inside KVM_RUN.</summary>
+    private void PrepareThread()
+    {
+        int tid = Libc.GetTid();
+        if (tid == _maskedTid)
+            return;
+        ulong block = 1UL << (KickSignal - 1);
+        ulong old;
+        if (Libc.Syscall(Libc.SYS_rt_sigprocmask, Libc.SIG_BLOCK, (long)&block, (long)&old, 8) < 0)
+            throw new KvmException($"rt_sigprocmask: {Libc.LastError()}");
+        byte* mask = stackalloc byte[12];
+        *(uint*)mask = 8;
+        *(ulong*)(mask + 4) = old & ~block;
+        if (Libc.Ioctl(_fd, KvmIoctl.SetSignalMask, (nint)mask) < 0)
+            throw new KvmException($"KVM_SET_SIGNAL_MASK: {Libc.LastError()}");
+        _maskedTid = tid;
+    }
+
+    /// <summary>Consumes a kick signal left pending in this thread (it is blocked here, so never delivered).</summary>
+    private static void DrainKick()
+    {
+        ulong set = 1UL << (KickSignal - 1);
+        long* zero = stackalloc long[2];
+        zero[0] = 0;
+        zero[1] = 0;
+        while (Libc.Syscall(Libc.SYS_rt_sigtimedwait, (long)&set, 0, (long)zero, 8) == KickSignal)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        if (_run != 0 && _run != -1)
+            Libc.Munmap(_run, (nuint)_runSize);
+        if (_fd > 0)
+            Libc.Close(_fd);
+    }
+}

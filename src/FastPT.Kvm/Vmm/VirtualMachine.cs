@@ -1,0 +1,134 @@
+using FastPT.Kvm.Interop;
+
+namespace FastPT.Kvm.Vmm;
+
+/// <summary>
+/// A KVM VM with one memory slot (guest RAM at guest-physical 0) and one vCPU whose CPUID is
+/// everything KVM supports (plus any requested extras), so the guest may use what the backend offers.
+/// </summary>
+public sealed unsafe class VirtualMachine : IDisposable
+{
+    private const uint Slot = 0;
+    private readonly int _kvmFd;
+    private readonly int _vmFd;
+    private bool _dirtyLogging;
+
+    /// <param name="memorySize">Guest RAM size (multiple of 2 MiB).</param>
+    /// <param name="extras">Features to offer beyond KVM_GET_SUPPORTED_CPUID (see <see cref="ExtraGuestFeatures"/>).</param>
+    public VirtualMachine(ulong memorySize, ExtraGuestFeatures extras = ExtraGuestFeatures.None)
+    {
+        _kvmFd = KvmSystem.OpenDevice();
+        try
+        {
+            _vmFd = Libc.Ioctl(_kvmFd, KvmIoctl.CreateVm, 0);
+            if (_vmFd < 0)
+                throw new KvmException($"KVM_CREATE_VM: {Libc.LastError()}");
+            Cpuid = KvmSystem.SupportedCpuid(_kvmFd);
+            if (extras != ExtraGuestFeatures.None)
+                HostCpu.AddPagingFeatures(Cpuid, extras);
+            Features = GuestCpuFeatures.From(Cpuid);
+            Memory = new GuestMemory(memorySize);
+            SetSlot(0);
+            int mmapSize = Libc.Ioctl(_kvmFd, KvmIoctl.GetVcpuMmapSize, 0);
+            if (mmapSize <= 0)
+                throw new KvmException($"KVM_GET_VCPU_MMAP_SIZE: {Libc.LastError()}");
+            Vcpu = new Vcpu(_vmFd, mmapSize);
+            Vcpu.SetCpuid(Cpuid);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public GuestMemory Memory { get; } = null!;
+
+    public Vcpu Vcpu { get; } = null!;
+
+    public KvmCpuidEntry[] Cpuid { get; } = [];
+
+    public GuestCpuFeatures Features { get; } = null!;
+
+    /// <summary>
+    /// Turns KVM's dirty log on or off for guest RAM. With shadow paging, turning it on
+    /// write-protects every shadow entry, and each <see cref="GetDirtyLog"/> write-protects
+    /// again the pages it reports; that is how the VMM makes KVM re-walk the guest's tables
+    /// after the host edited them behind KVM's back (see docs/kvm.md).
+    /// </summary>
+    public void SetDirtyLogging(bool on)
+    {
+        if (on == _dirtyLogging)
+            return;
+        SetSlot(on ? KvmIoctl.MemLogDirtyPages : 0);
+        _dirtyLogging = on;
+    }
+
+    /// <summary>KVM_GET_DIRTY_LOG into a bitmap of one bit per 4 KiB guest page (Memory.Size / 4096 bits).</summary>
+    public void GetDirtyLog(Span<ulong> bitmap)
+    {
+        if (!_dirtyLogging)
+            throw new InvalidOperationException("dirty logging is off: call SetDirtyLogging(true) first");
+        ulong pages = Memory.Size / 4096;
+        if ((ulong)bitmap.Length * 64 < pages)
+            throw new ArgumentException($"the bitmap needs {pages} bits ({(pages + 63) / 64} ulongs)", nameof(bitmap));
+        fixed (ulong* b = bitmap)
+        {
+            var log = new KvmDirtyLog { Slot = Slot, DirtyBitmap = (ulong)b };
+            if (Libc.Ioctl(_vmFd, KvmIoctl.GetDirtyLog, (nint)(&log)) < 0)
+                throw new KvmException($"KVM_GET_DIRTY_LOG: {Libc.LastError()}");
+        }
+    }
+
+    /// <summary>
+    /// Makes KVM forget every writable shadow translation of guest RAM (a write-protect
+    /// sweep through the dirty log), so the next guest write re-walks the guest's tables.
+    /// Safe while the vCPU runs on another thread.
+    /// </summary>
+    public void ShadowWriteFlush()
+    {
+        if (!_dirtyLogging)
+        {
+            SetDirtyLogging(true);
+            return;
+        }
+        Span<ulong> scratch = new ulong[(Memory.Size / 4096 + 63) / 64];
+        GetDirtyLog(scratch);
+    }
+
+    /// <summary>
+    /// Makes KVM drop every shadow page table (delete and re-add the memory slot), so the next
+    /// access of any kind re-walks the guest's tables. The vCPU must not be running.
+    /// </summary>
+    public void ShadowZapAll()
+    {
+        var region = new KvmUserspaceMemoryRegion { Slot = Slot, GuestPhysAddr = 0, MemorySize = 0, UserspaceAddr = (ulong)Memory.HostBase };
+        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, (nint)(&region)) < 0)
+            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (delete slot): {Libc.LastError()}");
+        SetSlot(_dirtyLogging ? KvmIoctl.MemLogDirtyPages : 0);
+    }
+
+    private void SetSlot(uint flags)
+    {
+        var region = new KvmUserspaceMemoryRegion
+        {
+            Slot = Slot,
+            Flags = flags,
+            GuestPhysAddr = 0,
+            MemorySize = Memory.Size,
+            UserspaceAddr = (ulong)Memory.HostBase,
+        };
+        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, (nint)(&region)) < 0)
+            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (flags {flags}): {Libc.LastError()}");
+    }
+
+    public void Dispose()
+    {
+        Vcpu?.Dispose();
+        if (_vmFd > 0)
+            Libc.Close(_vmFd);
+        Memory?.Dispose();
+        if (_kvmFd > 0)
+            Libc.Close(_kvmFd);
+    }
+}
