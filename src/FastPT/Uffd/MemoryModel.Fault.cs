@@ -17,6 +17,17 @@ public sealed unsafe partial class MemoryModel
     /// </summary>
     public AccessResult Access(ulong va, bool write)
     {
+        var log = FastPT.Diagnostics.FastPTEventSource.Log;
+        if (!log.AccessEnabled())
+            return AccessCore(va, write);
+        long before = TablesInUse;
+        var r = AccessCore(va, write);
+        log.Access(TraceSpace, va, write ? 1 : 0, (int)r.Outcome, TablesInUse - before);
+        return r;
+    }
+
+    private AccessResult AccessCore(ulong va, bool write)
+    {
         var access = write ? AccessType.Write : AccessType.Read;
         for (int attempt = 0; attempt < 8; attempt++)
         {

@@ -1,3 +1,4 @@
+using FastPT.Diagnostics;
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Memory;
@@ -30,7 +31,13 @@ public sealed partial class MemoryModel : IDisposable
         if (tables is null)
             tables = _ownedTables = new NativeTableSource();
         Space = new AddressSpace(tables);
+        if (FastPTEventSource.Log.SessionEnabled())
+            FastPTEventSource.Log.SpaceCreated(TraceSpace, Environment.ProcessId,
+                ((features & UffdFeatures.WpUnpopulated) != 0 ? 1 : 0) | ((features & UffdFeatures.WpAsync) != 0 ? 2 : 0), "");
     }
+
+    /// <summary>This model's Space id in FastPT events.</summary>
+    public int TraceSpace { get; } = FastPTEventSource.NextSpaceId();
 
     public UffdFeatures Features { get; }
 
@@ -62,6 +69,8 @@ public sealed partial class MemoryModel : IDisposable
         };
         int i = _vmas.FindIndex(v => v.Start > start);
         _vmas.Insert(i < 0 ? _vmas.Count : i, vma);
+        if (FastPTEventSource.Log.RegionsEnabled())
+            FastPTEventSource.Log.MapRegion(TraceSpace, start, length, (int)backing, (int)protection, 0);
     }
 
     /// <summary>munmap: zaps everything (markers too), frees the tables, forgets the VMAs.</summary>
@@ -70,11 +79,16 @@ public sealed partial class MemoryModel : IDisposable
         CheckRange(start, length);
         ulong end = start + length;
         SplitHugeAtEdges(start, end);
+        long changed = 0, freed = 0;
         foreach (var v in Split(start, end))
         {
-            PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, freeEmptyTables: true);
+            var r = PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, freeEmptyTables: true);
+            changed += r.EntriesChanged;
+            freed += r.TablesFreed;
             _vmas.Remove(v);
         }
+        if (FastPTEventSource.Log.RegionsEnabled())
+            FastPTEventSource.Log.Unmap(TraceSpace, start, length, 0, changed, freed);
     }
 
     /// <summary>UFFDIO_REGISTER with mode WP over every VMA in the range.</summary>
@@ -84,6 +98,8 @@ public sealed partial class MemoryModel : IDisposable
         foreach (var v in RequireMapped(start, start + length))
             v.UffdWp = true;
         Merge();
+        if (FastPTEventSource.Log.UffdEnabled())
+            FastPTEventSource.Log.RegisterWp(TraceSpace, start, length, 0, 0);
     }
 
     /// <summary>
@@ -103,6 +119,8 @@ public sealed partial class MemoryModel : IDisposable
             v.UffdWp = false;
         }
         Merge();
+        if (FastPTEventSource.Log.UffdEnabled())
+            FastPTEventSource.Log.Unregister(TraceSpace, start, length, 0);
     }
 
     /// <summary>
@@ -130,6 +148,8 @@ public sealed partial class MemoryModel : IDisposable
             if (!r.Complete)
                 return r with { EntriesChanged = changed, TablesAllocated = allocated, TablesFreed = freed, HugeSplits = splits };
         }
+        if (FastPTEventSource.Log.UffdEnabled())
+            FastPTEventSource.Log.WriteProtect(TraceSpace, start, length, protect ? 1 : 0, 0, changed, allocated);
         return new WalkResult(WalkStatus.Complete, end, changed, allocated, freed, splits);
     }
 
@@ -151,6 +171,8 @@ public sealed partial class MemoryModel : IDisposable
             }
         }
         Merge();
+        if (FastPTEventSource.Log.RegionsEnabled())
+            FastPTEventSource.Log.Protect(TraceSpace, start, length, (int)protection, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
     }
 
     /// <summary>madvise(MADV_DONTNEED): drops mappings, keeps the page cache.</summary>
@@ -165,6 +187,8 @@ public sealed partial class MemoryModel : IDisposable
             var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
             PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, freeEmptyTables: true);
         }
+        if (FastPTEventSource.Log.RegionsEnabled())
+            FastPTEventSource.Log.Zap(TraceSpace, start, length, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
     }
 
     private WalkResult ChangeProtection(Vma v, ulong start, ulong end, ChangeProtectionFlags flags, FlushPlan? flush = null)
@@ -247,6 +271,8 @@ public sealed partial class MemoryModel : IDisposable
 
     public void Dispose()
     {
+        if (FastPTEventSource.Log.SessionEnabled())
+            FastPTEventSource.Log.SpaceDisposed(TraceSpace, TablesInUse);
         Space.Dispose();
         _ownedTables?.Dispose();
     }

@@ -62,8 +62,9 @@ public class ReplayTests : IDisposable
             for (int space = 1; space <= 2; space++)
             {
                 var inner = TraceReplay.Targets[target](space, TraceFeatures.WpUnpopulated);
-                live[space] = inner;
-                var t = TracingTarget.Create(space, (int)TraceFeatures.WpUnpopulated, inner);
+                // The engine emits its own events; the reference model gets a tracing wrapper.
+                IReplayTarget t = inner is EngineTarget ? inner : TracingTarget.Create(space, (int)TraceFeatures.WpUnpopulated, inner);
+                live[inner is EngineTarget e ? e.Model.TraceSpace : space] = inner;
                 ulong b = 0x1000_0000_0000UL * (ulong)space;
                 t.MapRegion(b, 0x20_0000, TraceRegionKind.File, TraceProtection.ReadWrite);
                 t.MapRegion(b + 0x40_0000, 0x20_0000, TraceRegionKind.Anon, TraceProtection.ReadWrite);
