@@ -1,5 +1,6 @@
 using FastPT.Uffd;
 using U = FastPT.Uffd;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Backends;
 
@@ -90,11 +91,10 @@ public sealed class EngineBackend : IScenarioBackend
     {
         ulong start = Address(region, first);
         var result = Model.Scan(start, start + Bytes(count), new PagemapScanRequest(
-            (PageCategories)request.Mask, (PageCategories)request.AnyOf, (PageCategories)request.Inverted,
-            (PageCategories)request.Return, request.MaxPages, request.WriteProtectMatching));
+            request.Mask, request.AnyOf, request.Inverted, request.Return, request.MaxPages, request.WriteProtectMatching));
         ulong b = _bases[region];
         return result.Regions
-            .Select(r => new ScanRun((long)((r.Start - b) >> 12), (long)((r.End - b) >> 12) - 1, (ScanCategories)r.Categories))
+            .Select(r => new ScanRun((long)((r.Start - b) >> 12), (long)((r.End - b) >> 12) - 1, r.Categories))
             .ToList();
     }
 

@@ -1,3 +1,5 @@
+using FastPT.Kernels;
+
 namespace FastPT.Scenarios.Backends;
 
 /// <summary>
@@ -50,31 +52,14 @@ public enum AccessOutcome { Completed, WpFault, Segv }
 
 public enum Protection { None, Read, ReadWrite }
 
-/// <summary>PAGEMAP_SCAN category bits, in the ioctl's bit order.</summary>
-[Flags]
-public enum ScanCategories : ulong
-{
-    None = 0,
-    WpAllowed = 1 << 0,
-    Written = 1 << 1,
-    File = 1 << 2,
-    Present = 1 << 3,
-    Swapped = 1 << 4,
-    PfnZero = 1 << 5,
-    Huge = 1 << 6,
-    SoftDirty = 1 << 7,
-    Guard = 1 << 8,
-    All = (1 << 9) - 1,
-}
-
 /// <summary>The ioctl's filters. MaxPages 0 means unlimited.</summary>
 public readonly record struct ScanRequest(
     bool WriteProtectMatching,
-    ScanCategories Mask,
-    ScanCategories AnyOf,
-    ScanCategories Inverted,
-    ScanCategories Return,
+    PageCategories Mask,
+    PageCategories AnyOf,
+    PageCategories Inverted,
+    PageCategories Return,
     long MaxPages);
 
 /// <summary>One output region: pages First..Last inclusive, region-relative.</summary>
-public readonly record struct ScanRun(long First, long Last, ScanCategories Categories);
+public readonly record struct ScanRun(long First, long Last, PageCategories Categories);

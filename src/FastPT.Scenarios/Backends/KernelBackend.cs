@@ -1,5 +1,6 @@
 using FastPT.Linux;
 using FastPT.Linux.Interop;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Backends;
 
@@ -195,7 +196,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
             runs.Add(new ScanRun(
                 ((long)pr.Start - r.Base) / KernelRegion.PageSize,
                 ((long)pr.End - r.Base) / KernelRegion.PageSize - 1,
-                (ScanCategories)pr.Categories));
+                (PageCategories)pr.Categories));
         }
         return runs;
     }

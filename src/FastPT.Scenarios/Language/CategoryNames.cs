@@ -1,5 +1,6 @@
 using System.Text;
 using FastPT.Scenarios.Backends;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Language;
 
@@ -9,20 +10,20 @@ public static class CategoryNames
     public static readonly IReadOnlyList<string> All =
         ["wpallowed", "written", "file", "present", "swapped", "pfnzero", "huge", "soft-dirty", "guard"];
 
-    public static ScanCategories? Parse(string name)
+    public static PageCategories? Parse(string name)
     {
         for (int i = 0; i < All.Count; i++)
         {
             if (All[i] == name)
-                return (ScanCategories)(1UL << i);
+                return (PageCategories)(1UL << i);
         }
         return null;
     }
 
     /// <summary>Names joined by '|' in bit order, or "-" for none.</summary>
-    public static string Format(ScanCategories categories)
+    public static string Format(PageCategories categories)
     {
-        if (categories == ScanCategories.None)
+        if (categories == PageCategories.None)
             return "-";
         var sb = new StringBuilder();
         for (int i = 0; i < All.Count; i++)

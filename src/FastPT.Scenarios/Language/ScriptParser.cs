@@ -1,4 +1,5 @@
 using FastPT.Scenarios.Backends;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Language;
 
@@ -169,7 +170,7 @@ internal static class ScriptParser
             throw new ScriptErrorException($"scan needs a page range NAME:FIRST[+COUNT], not the bare region name '{t[1]}' (write {t[1]}:0+PAGES)");
         var range = ParseRange(t[1], regions);
         bool wp = false;
-        ScanCategories? mask = null, anyOf = null, inverted = null, ret = null;
+        PageCategories? mask = null, anyOf = null, inverted = null, ret = null;
         long? max = null;
         foreach (var option in t.AsSpan(2))
         {
@@ -204,8 +205,8 @@ internal static class ScriptParser
                         $"unknown scan option '{option}' (expected wp, mask=CATS, anyof=CATS, inverted=CATS, return=CATS or max=N)");
             }
         }
-        var request = new ScanRequest(wp, mask ?? ScanCategories.None, anyOf ?? ScanCategories.None,
-            inverted ?? ScanCategories.None, ret ?? ScanCategories.All, max ?? 0);
+        var request = new ScanRequest(wp, mask ?? PageCategories.None, anyOf ?? PageCategories.None,
+            inverted ?? PageCategories.None, ret ?? PageCategories.All, max ?? 0);
         return new ScanStatement(line, range, request, string.Join(' ', t));
     }
 
@@ -216,13 +217,13 @@ internal static class ScriptParser
         slot = value;
     }
 
-    private static ScanCategories ParseCategories(string key, string? value)
+    private static PageCategories ParseCategories(string key, string? value)
     {
         if (value is null)
             throw new ScriptErrorException($"scan option '{key}' needs categories: {key}=CATS");
         if (value.Length == 0)
             throw new ScriptErrorException($"scan option '{key}=' has an empty category list");
-        var result = ScanCategories.None;
+        var result = PageCategories.None;
         foreach (var name in value.Split(','))
         {
             if (name.Length == 0)

@@ -3,21 +3,6 @@ using FastPT.Entries;
 
 namespace FastPT.Kernels;
 
-/// <summary>PAGEMAP_SCAN's page categories (PAGE_IS_*), the ones that fit a byte.</summary>
-[Flags]
-public enum PageCategories : byte
-{
-    None = 0,
-    WpAllowed = 1 << 0,
-    Written = 1 << 1,
-    File = 1 << 2,
-    Present = 1 << 3,
-    Swapped = 1 << 4,
-    PfnZero = 1 << 5,
-    Huge = 1 << 6,
-    SoftDirty = 1 << 7,
-}
-
 /// <summary>
 /// What a written-page scan needs per VMA. <paramref name="EmptyIsWritten"/>: none entries
 /// count as written (the 2026 rule for uffd-wp VMAs). <paramref name="WriteProtect"/>:

@@ -1,21 +1,6 @@
-namespace FastPT.Uffd;
+using FastPT.Kernels;
 
-/// <summary>PAGEMAP_SCAN page categories (include/uapi/linux/fs.h), in the ioctl's bit order.</summary>
-[Flags]
-public enum PageCategories : ulong
-{
-    None = 0,
-    WpAllowed = 1 << 0,
-    Written = 1 << 1,
-    File = 1 << 2,
-    Present = 1 << 3,
-    Swapped = 1 << 4,
-    PfnZero = 1 << 5,
-    Huge = 1 << 6,
-    SoftDirty = 1 << 7,
-    Guard = 1 << 8,
-    All = (1 << 9) - 1,
-}
+namespace FastPT.Uffd;
 
 /// <summary>pm_scan_arg's inputs. MaxPages 0 means no limit.</summary>
 public readonly record struct PagemapScanRequest(

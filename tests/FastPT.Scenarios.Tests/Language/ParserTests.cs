@@ -1,5 +1,6 @@
 using FastPT.Scenarios.Backends;
 using FastPT.Scenarios.Language;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Tests.Language;
 
@@ -110,8 +111,8 @@ public sealed class ParserTests
         Assert.Equal(new PageRange("f", 28, 2), p.Range);
         var s = Single<ScanStatement>("region f file 16\nscan   f:0+16\twp  max=3 return=written,present   # c");
         Assert.Equal("scan f:0+16 wp max=3 return=written,present", s.Echo);
-        Assert.Equal(new ScanRequest(true, ScanCategories.None, ScanCategories.None, ScanCategories.None,
-            ScanCategories.Written | ScanCategories.Present, 3), s.Request);
+        Assert.Equal(new ScanRequest(true, PageCategories.None, PageCategories.None, PageCategories.None,
+            PageCategories.Written | PageCategories.Present, 3), s.Request);
     }
 
     [Fact]
@@ -126,13 +127,13 @@ public sealed class ParserTests
     public void Scan_defaults_and_every_category_name()
     {
         var s = Single<ScanStatement>("region f file 4\nscan f:0");
-        Assert.Equal(new ScanRequest(false, 0, 0, 0, ScanCategories.All, 0), s.Request);
+        Assert.Equal(new ScanRequest(false, 0, 0, 0, PageCategories.All, 0), s.Request);
         var all = Single<ScanStatement>("region f file 4\nscan f:0 mask=wpallowed,written,file,present,swapped,pfnzero,huge,soft-dirty,guard,file");
-        Assert.Equal(ScanCategories.All, all.Request.Mask);
+        Assert.Equal(PageCategories.All, all.Request.Mask);
         var o = Single<ScanStatement>("region f file 4\nscan f:0+4 max=2 inverted=written anyof=huge,pfnzero mask=present");
-        Assert.Equal(ScanCategories.Written, o.Request.Inverted);
-        Assert.Equal(ScanCategories.Huge | ScanCategories.PfnZero, o.Request.AnyOf);
-        Assert.Equal(ScanCategories.Present, o.Request.Mask);
+        Assert.Equal(PageCategories.Written, o.Request.Inverted);
+        Assert.Equal(PageCategories.Huge | PageCategories.PfnZero, o.Request.AnyOf);
+        Assert.Equal(PageCategories.Present, o.Request.Mask);
         Assert.Equal(2, o.Request.MaxPages);
     }
 

@@ -1,5 +1,6 @@
 using FastPT.Scenarios.Backends;
 using FastPT.Scenarios.Running;
+using FastPT.Kernels;
 
 namespace FastPT.Scenarios.Tests.Running;
 
@@ -73,8 +74,8 @@ public sealed class RunnerTests
     {
         var backend = new FakeBackend
         {
-            ScanResult = [new ScanRun(0, 3, ScanCategories.Written | ScanCategories.Present), new ScanRun(8, 8, ScanCategories.None),
-                new ScanRun(9, 9, ScanCategories.SoftDirty | ScanCategories.Guard | ScanCategories.WpAllowed)],
+            ScanResult = [new ScanRun(0, 3, PageCategories.Written | PageCategories.Present), new ScanRun(8, 8, PageCategories.None),
+                new ScanRun(9, 9, PageCategories.SoftDirty | PageCategories.Guard | PageCategories.WpAllowed)],
         };
         var (code, report, _) = Run("region a anon 16 wp async\nscan a:0+16 wp mask=written return=written,present", backend);
         Assert.Equal(0, code);

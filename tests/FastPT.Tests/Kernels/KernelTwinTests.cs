@@ -117,7 +117,7 @@ public unsafe class KernelTwinTests
     }
 
     [Fact]
-    public void ScanCategoriesMatchTheFactSheet()
+    public void PageCategoriesMatchTheFactSheet()
     {
         // Anchors for the rule itself (the twins only agree with each other).
         var p = new ScanParams(EmptyIsWritten: false, WriteProtect: false);
