@@ -102,4 +102,29 @@ public sealed class VmmTests(ITestOutputHelper output)
         Assert.True(exit.IsOutTo(GuestLayout.PortUnexpectedException), exit.Describe());
         Assert.Equal(6u, exit.Value);
     }
+
+    [SkippableFact]
+    public void SecondDisposeLeavesReusedFdsAlone()
+    {
+        KvmFact.SkipIfUnavailable();
+        var vm = new VirtualMachine(0x200000);
+        vm.Dispose();
+        // Linux hands out the lowest free fd numbers: these take the ones the VM (vCPU, VM, /dev/kvm) gave back.
+        string path = Path.GetTempFileName();
+        var handles = new Microsoft.Win32.SafeHandles.SafeFileHandle[3];
+        for (int i = 0; i < handles.Length; i++)
+            handles[i] = File.OpenHandle(path, FileMode.Open, FileAccess.Write);
+        try
+        {
+            vm.Dispose();
+            foreach (var h in handles)
+                RandomAccess.Write(h, new byte[] { 1 }, 0); // EBADF (IOException) if the VM closed it again
+        }
+        finally
+        {
+            foreach (var h in handles)
+                h.Dispose();
+            File.Delete(path);
+        }
+    }
 }

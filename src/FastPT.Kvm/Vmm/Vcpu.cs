@@ -26,6 +26,7 @@ public sealed unsafe class Vcpu : IDisposable
     private int _runningTid;
     private bool _kicked;
     private int _maskedTid;
+    private bool _disposed;
 
     internal Vcpu(int vmFd, int runSize)
     {
@@ -162,7 +163,8 @@ public sealed unsafe class Vcpu : IDisposable
     {
         lock (_kickLock)
         {
-            if (_runningTid == 0)
+            // After Dispose kvm_run is unmapped: writing ImmediateExit there would fault.
+            if (_runningTid == 0 || _disposed)
                 return;
             _kicked = true;
             Volatile.Write(ref RunByte(KvmRunLayout.ImmediateExit), 1);
@@ -200,12 +202,17 @@ public sealed unsafe class Vcpu : IDisposable
         }
     }
 
+    /// <summary>Idempotent: a second call must not close an fd number or unmap an address the process has reused since.</summary>
     public void Dispose()
     {
+        lock (_kickLock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
         _timer.Dispose();
-        if (_run != 0 && _run != -1)
-            Libc.Munmap(_run, (nuint)_runSize);
-        if (_fd > 0)
-            Libc.Close(_fd);
+        Libc.Munmap(_run, (nuint)_runSize);
+        Libc.Close(_fd);
     }
 }

@@ -12,6 +12,7 @@ public sealed unsafe class VirtualMachine : IDisposable
     private readonly int _kvmFd;
     private readonly int _vmFd;
     private bool _dirtyLogging;
+    private bool _disposed;
 
     /// <param name="memorySize">Guest RAM size (multiple of 2 MiB).</param>
     /// <param name="extras">Features to offer beyond KVM_GET_SUPPORTED_CPUID (see <see cref="ExtraGuestFeatures"/>).</param>
@@ -122,8 +123,12 @@ public sealed unsafe class VirtualMachine : IDisposable
             throw new KvmException($"KVM_SET_USER_MEMORY_REGION (flags {flags}): {Libc.LastError()}");
     }
 
+    /// <summary>Idempotent: a second call must not close fd numbers the process has reused since.</summary>
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         Vcpu?.Dispose();
         if (_vmFd > 0)
             Libc.Close(_vmFd);
