@@ -7,7 +7,7 @@ namespace FastPT.Linux;
 public sealed class SyscallException : Exception
 {
     public SyscallException(string call, int errno)
-        : base($"{call} failed: {Errno.Name(errno)} ({Marshal.GetPInvokeErrorMessage(errno)})")
+        : base($"{call} failed: {Errno.Describe(errno)}")
     {
         Call = call;
         ErrorNumber = errno;

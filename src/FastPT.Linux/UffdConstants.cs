@@ -3,7 +3,6 @@ namespace FastPT.Linux;
 /// <summary>userfaultfd ABI numbers (x86-64), as in the fact sheet section 7.</summary>
 public static class UffdConstants
 {
-    public const long SysUserfaultfd = 323;
     public const ulong Api = 0xAA;
     public const int UserModeOnly = 1;
 

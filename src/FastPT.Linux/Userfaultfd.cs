@@ -43,7 +43,7 @@ public sealed unsafe class Userfaultfd : IDisposable
     private static int Create()
     {
         const int flags = FileFlags.CloseOnExec | FileFlags.NonBlock;
-        long fd = Libc.Syscall(UffdConstants.SysUserfaultfd, flags);
+        long fd = Libc.Syscall(SyscallNumber.Userfaultfd, flags);
         if (fd >= 0)
             return (int)fd;
         var firstError = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();

@@ -1,4 +1,5 @@
 using FastPT.Kvm.Interop;
+using FastPT.Linux.Interop;
 
 namespace FastPT.Kvm.Vmm;
 
@@ -14,9 +15,9 @@ public sealed unsafe class GuestMemory : IDisposable
     {
         if (size == 0 || (size & 0x1F_FFFF) != 0)
             throw new ArgumentOutOfRangeException(nameof(size), size, "guest RAM must be a non-zero multiple of 2 MiB");
-        nint p = Libc.Mmap(0, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE, -1, 0);
-        if (p == -1)
-            throw new KvmException($"mmap of {size} bytes of guest RAM: {Libc.LastError()}");
+        nint p = Libc.Mmap(0, (nuint)size, Prot.ReadWrite, MapFlags.Private | MapFlags.Anonymous | MapFlags.NoReserve, -1, 0);
+        if (p == MapFlags.Failed)
+            throw new KvmException($"mmap of {size} bytes of guest RAM: {Errno.DescribeLast()}");
         _mapping = p;
         Size = size;
     }

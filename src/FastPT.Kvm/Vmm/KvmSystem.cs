@@ -1,4 +1,5 @@
 using FastPT.Kvm.Interop;
+using FastPT.Linux.Interop;
 
 namespace FastPT.Kvm.Vmm;
 
@@ -14,9 +15,9 @@ public static unsafe class KvmSystem
             return "KVM needs Linux";
         if (!File.Exists(DevicePath))
             return $"{DevicePath} is absent (no KVM on this machine)";
-        int fd = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC);
+        int fd = Libc.Open(DevicePath, FileFlags.ReadWrite | FileFlags.CloseOnExec);
         if (fd < 0)
-            return $"cannot open {DevicePath}: {Libc.LastError()}";
+            return $"cannot open {DevicePath}: {Errno.DescribeLast()}";
         try
         {
             int version = Libc.Ioctl(fd, KvmIoctl.GetApiVersion, 0);
@@ -32,9 +33,9 @@ public static unsafe class KvmSystem
 
     internal static int OpenDevice()
     {
-        int fd = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC);
+        int fd = Libc.Open(DevicePath, FileFlags.ReadWrite | FileFlags.CloseOnExec);
         if (fd < 0)
-            throw new KvmException($"open {DevicePath}: {Libc.LastError()}");
+            throw new KvmException($"open {DevicePath}: {Errno.DescribeLast()}");
         return fd;
     }
 
@@ -59,8 +60,8 @@ public static unsafe class KvmSystem
         byte* buffer = stackalloc byte[bytes];
         new Span<byte>(buffer, bytes).Clear();
         *(uint*)buffer = max;
-        if (Libc.Ioctl(kvmFd, KvmIoctl.GetSupportedCpuid, (nint)buffer) < 0)
-            throw new KvmException($"KVM_GET_SUPPORTED_CPUID: {Libc.LastError()}");
+        if (Libc.Ioctl(kvmFd, KvmIoctl.GetSupportedCpuid, buffer) < 0)
+            throw new KvmException($"KVM_GET_SUPPORTED_CPUID: {Errno.DescribeLast()}");
         int count = (int)*(uint*)buffer;
         return new ReadOnlySpan<KvmCpuidEntry>(buffer + 8, count).ToArray();
     }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FastPT.Kvm.Interop;
+using FastPT.Linux.Interop;
 
 namespace FastPT.Kvm.Vmm;
 
@@ -32,13 +33,13 @@ public sealed unsafe class Vcpu : IDisposable
     {
         _fd = Libc.Ioctl(vmFd, KvmIoctl.CreateVcpu, 0);
         if (_fd < 0)
-            throw new KvmException($"KVM_CREATE_VCPU: {Libc.LastError()}");
+            throw new KvmException($"KVM_CREATE_VCPU: {Errno.DescribeLast()}");
         _runSize = runSize;
-        _run = Libc.Mmap(0, (nuint)runSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, _fd, 0);
-        if (_run == -1)
+        _run = Libc.Mmap(0, (nuint)runSize, Prot.ReadWrite, MapFlags.Shared, _fd, 0);
+        if (_run == MapFlags.Failed)
         {
             Libc.Close(_fd);
-            throw new KvmException($"mmap of kvm_run: {Libc.LastError()}");
+            throw new KvmException($"mmap of kvm_run: {Errno.DescribeLast()}");
         }
         _timer = new Timer(_ => Kick(), null, Timeout.Infinite, Timeout.Infinite);
     }
@@ -51,8 +52,8 @@ public sealed unsafe class Vcpu : IDisposable
         {
             *(uint*)buffer = (uint)entries.Length;
             entries.CopyTo(new Span<KvmCpuidEntry>(buffer + 8, entries.Length));
-            if (Libc.Ioctl(_fd, KvmIoctl.SetCpuid2, (nint)buffer) < 0)
-                throw new KvmException($"KVM_SET_CPUID2: {Libc.LastError()}");
+            if (Libc.Ioctl(_fd, KvmIoctl.SetCpuid2, buffer) < 0)
+                throw new KvmException($"KVM_SET_CPUID2: {Errno.DescribeLast()}");
         }
         finally
         {
@@ -63,31 +64,31 @@ public sealed unsafe class Vcpu : IDisposable
     public KvmRegs GetRegs()
     {
         KvmRegs r;
-        if (Libc.Ioctl(_fd, KvmIoctl.GetRegs, (nint)(&r)) < 0)
-            throw new KvmException($"KVM_GET_REGS: {Libc.LastError()}");
+        if (Libc.Ioctl(_fd, KvmIoctl.GetRegs, &r) < 0)
+            throw new KvmException($"KVM_GET_REGS: {Errno.DescribeLast()}");
         return r;
     }
 
     public void SetRegs(in KvmRegs regs)
     {
         fixed (KvmRegs* r = &regs)
-            if (Libc.Ioctl(_fd, KvmIoctl.SetRegs, (nint)r) < 0)
-                throw new KvmException($"KVM_SET_REGS: {Libc.LastError()}");
+            if (Libc.Ioctl(_fd, KvmIoctl.SetRegs, r) < 0)
+                throw new KvmException($"KVM_SET_REGS: {Errno.DescribeLast()}");
     }
 
     public KvmSregs GetSregs()
     {
         KvmSregs s;
-        if (Libc.Ioctl(_fd, KvmIoctl.GetSregs, (nint)(&s)) < 0)
-            throw new KvmException($"KVM_GET_SREGS: {Libc.LastError()}");
+        if (Libc.Ioctl(_fd, KvmIoctl.GetSregs, &s) < 0)
+            throw new KvmException($"KVM_GET_SREGS: {Errno.DescribeLast()}");
         return s;
     }
 
     public void SetSregs(in KvmSregs sregs)
     {
         fixed (KvmSregs* s = &sregs)
-            if (Libc.Ioctl(_fd, KvmIoctl.SetSregs, (nint)s) < 0)
-                throw new KvmException($"KVM_SET_SREGS (cr0={sregs.Cr0:X} cr4={sregs.Cr4:X} efer={sregs.Efer:X}): {Libc.LastError()}");
+            if (Libc.Ioctl(_fd, KvmIoctl.SetSregs, s) < 0)
+                throw new KvmException($"KVM_SET_SREGS (cr0={sregs.Cr0:X} cr4={sregs.Cr4:X} efer={sregs.Efer:X}): {Errno.DescribeLast()}");
     }
 
     /// <summary>
@@ -99,7 +100,7 @@ public sealed unsafe class Vcpu : IDisposable
         PrepareThread();
         lock (_kickLock)
         {
-            _runningTid = Libc.GetTid();
+            _runningTid = Libc.Gettid();
             _kicked = false;
         }
         _timer.Change(limit, Timeout.InfiniteTimeSpan);
@@ -114,7 +115,7 @@ public sealed unsafe class Vcpu : IDisposable
             bool kicked;
             lock (_kickLock)
                 kicked = _kicked;
-            if (errno != Libc.EINTR || kicked)
+            if (errno != Errno.EINTR || kicked)
                 break;
             DrainKick();
         }
@@ -127,8 +128,8 @@ public sealed unsafe class Vcpu : IDisposable
         }
         DrainKick();
         RunByte(KvmRunLayout.ImmediateExit) = 0;
-        if (rc < 0 && !(errno == Libc.EINTR && timedOut))
-            throw new KvmException($"KVM_RUN: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); {GetRegs()}; {GetSregs()}");
+        if (rc < 0 && !(errno == Errno.EINTR && timedOut))
+            throw new KvmException($"KVM_RUN: {Errno.Describe(errno)}; {GetRegs()}; {GetSregs()}");
         return rc < 0 ? Capture(KvmExitReason.Intr, timedOut: true) : Capture(ExitReason, timedOut: false);
     }
 
@@ -168,25 +169,25 @@ public sealed unsafe class Vcpu : IDisposable
                 return;
             _kicked = true;
             Volatile.Write(ref RunByte(KvmRunLayout.ImmediateExit), 1);
-            Libc.Syscall(Libc.SYS_tgkill, Libc.GetPid(), _runningTid, KickSignal, 0);
+            Libc.Syscall(SyscallNumber.Tgkill, Libc.Getpid(), _runningTid, KickSignal, 0);
         }
     }
 
     /// <summary>Blocks the kick signal in this thread and tells KVM to unblock it inside KVM_RUN.</summary>
     private void PrepareThread()
     {
-        int tid = Libc.GetTid();
+        int tid = Libc.Gettid();
         if (tid == _maskedTid)
             return;
         ulong block = 1UL << (KickSignal - 1);
         ulong old;
-        if (Libc.Syscall(Libc.SYS_rt_sigprocmask, Libc.SIG_BLOCK, (long)&block, (long)&old, 8) < 0)
-            throw new KvmException($"rt_sigprocmask: {Libc.LastError()}");
+        if (Libc.Syscall(SyscallNumber.RtSigprocmask, SigMask.Block, (long)&block, (long)&old, 8) < 0)
+            throw new KvmException($"rt_sigprocmask: {Errno.DescribeLast()}");
         byte* mask = stackalloc byte[12];
         *(uint*)mask = 8;
         *(ulong*)(mask + 4) = old & ~block;
-        if (Libc.Ioctl(_fd, KvmIoctl.SetSignalMask, (nint)mask) < 0)
-            throw new KvmException($"KVM_SET_SIGNAL_MASK: {Libc.LastError()}");
+        if (Libc.Ioctl(_fd, KvmIoctl.SetSignalMask, mask) < 0)
+            throw new KvmException($"KVM_SET_SIGNAL_MASK: {Errno.DescribeLast()}");
         _maskedTid = tid;
     }
 
@@ -197,7 +198,7 @@ public sealed unsafe class Vcpu : IDisposable
         long* zero = stackalloc long[2];
         zero[0] = 0;
         zero[1] = 0;
-        while (Libc.Syscall(Libc.SYS_rt_sigtimedwait, (long)&set, 0, (long)zero, 8) == KickSignal)
+        while (Libc.Syscall(SyscallNumber.RtSigtimedwait, (long)&set, 0, (long)zero, 8) == KickSignal)
         {
         }
     }

@@ -1,4 +1,5 @@
 using FastPT.Kvm.Interop;
+using FastPT.Linux.Interop;
 
 namespace FastPT.Kvm.Vmm;
 
@@ -23,7 +24,7 @@ public sealed unsafe class VirtualMachine : IDisposable
         {
             _vmFd = Libc.Ioctl(_kvmFd, KvmIoctl.CreateVm, 0);
             if (_vmFd < 0)
-                throw new KvmException($"KVM_CREATE_VM: {Libc.LastError()}");
+                throw new KvmException($"KVM_CREATE_VM: {Errno.DescribeLast()}");
             Cpuid = KvmSystem.SupportedCpuid(_kvmFd);
             if (extras != ExtraGuestFeatures.None)
                 HostCpu.AddPagingFeatures(Cpuid, extras);
@@ -32,7 +33,7 @@ public sealed unsafe class VirtualMachine : IDisposable
             SetSlot(0);
             int mmapSize = Libc.Ioctl(_kvmFd, KvmIoctl.GetVcpuMmapSize, 0);
             if (mmapSize <= 0)
-                throw new KvmException($"KVM_GET_VCPU_MMAP_SIZE: {Libc.LastError()}");
+                throw new KvmException($"KVM_GET_VCPU_MMAP_SIZE: {Errno.DescribeLast()}");
             Vcpu = new Vcpu(_vmFd, mmapSize);
             Vcpu.SetCpuid(Cpuid);
         }
@@ -76,8 +77,8 @@ public sealed unsafe class VirtualMachine : IDisposable
         fixed (ulong* b = bitmap)
         {
             var log = new KvmDirtyLog { Slot = Slot, DirtyBitmap = (ulong)b };
-            if (Libc.Ioctl(_vmFd, KvmIoctl.GetDirtyLog, (nint)(&log)) < 0)
-                throw new KvmException($"KVM_GET_DIRTY_LOG: {Libc.LastError()}");
+            if (Libc.Ioctl(_vmFd, KvmIoctl.GetDirtyLog, &log) < 0)
+                throw new KvmException($"KVM_GET_DIRTY_LOG: {Errno.DescribeLast()}");
         }
     }
 
@@ -104,8 +105,8 @@ public sealed unsafe class VirtualMachine : IDisposable
     public void ShadowZapAll()
     {
         var region = new KvmUserspaceMemoryRegion { Slot = Slot, GuestPhysAddr = 0, MemorySize = 0, UserspaceAddr = (ulong)Memory.HostBase };
-        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, (nint)(&region)) < 0)
-            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (delete slot): {Libc.LastError()}");
+        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, &region) < 0)
+            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (delete slot): {Errno.DescribeLast()}");
         SetSlot(_dirtyLogging ? KvmIoctl.MemLogDirtyPages : 0);
     }
 
@@ -119,8 +120,8 @@ public sealed unsafe class VirtualMachine : IDisposable
             MemorySize = Memory.Size,
             UserspaceAddr = (ulong)Memory.HostBase,
         };
-        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, (nint)(&region)) < 0)
-            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (flags {flags}): {Libc.LastError()}");
+        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, &region) < 0)
+            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (flags {flags}): {Errno.DescribeLast()}");
     }
 
     /// <summary>Idempotent: a second call must not close fd numbers the process has reused since.</summary>

@@ -54,6 +54,9 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long argument1);
 
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long argument1, long argument2, long argument3, long argument4);
+
     [LibraryImport(Lib, EntryPoint = "eventfd", SetLastError = true)]
     public static partial int Eventfd(uint initialValue, int flags);
 
@@ -75,6 +78,9 @@ public static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "getpid")]
     public static partial int Getpid();
+
+    /// <summary>The calling thread's kernel id (what tgkill targets); glibc before 2.30 has no gettid().</summary>
+    public static int Gettid() => (int)Syscall(SyscallNumber.Gettid, 0, 0, 0, 0);
 }
 
 /// <summary>struct pollfd.</summary>

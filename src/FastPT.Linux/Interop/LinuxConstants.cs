@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace FastPT.Linux.Interop;
 
 /// <summary>mmap/mprotect protections.</summary>
@@ -42,6 +44,23 @@ public static class FileFlags
     public const short PollHup = 0x10;
 }
 
+/// <summary>x86-64 system call numbers for calls libc does not wrap (or wraps only in new versions).</summary>
+public static class SyscallNumber
+{
+    public const long RtSigprocmask = 14;
+    public const long RtSigtimedwait = 128;
+    public const long Gettid = 186;
+    public const long Tgkill = 234;
+    public const long Userfaultfd = 323;
+}
+
+/// <summary>rt_sigprocmask's how argument.</summary>
+public static class SigMask
+{
+    public const int Block = 0;
+    public const int Unblock = 1;
+}
+
 /// <summary>errno values this project names in its errors.</summary>
 public static class Errno
 {
@@ -58,4 +77,10 @@ public static class Errno
         ENOTTY => "ENOTTY", ENOSPC => "ENOSPC", ERANGE => "ERANGE", ENOSYS => "ENOSYS", EOPNOTSUPP => "EOPNOTSUPP",
         _ => $"errno {errno}",
     };
+
+    /// <summary>"EINVAL (Invalid argument)": the symbolic name and the C library's text.</summary>
+    public static string Describe(int errno) => $"{Name(errno)} ({Marshal.GetPInvokeErrorMessage(errno)})";
+
+    /// <summary><see cref="Describe"/> for the errno of the last P/Invoke with SetLastError on this thread.</summary>
+    public static string DescribeLast() => Describe(Marshal.GetLastPInvokeError());
 }
