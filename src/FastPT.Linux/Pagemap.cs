@@ -1,18 +1,16 @@
 using FastPT.Linux.Interop;
+using FastPT.Uffd;
 
 namespace FastPT.Linux;
 
-/// <summary>An open /proc/self/pagemap: 64-bit entries per 4 KiB page, and the PAGEMAP_SCAN ioctl.</summary>
+/// <summary>
+/// An open /proc/self/pagemap: 64-bit entries per 4 KiB page, and the PAGEMAP_SCAN ioctl.
+/// The entry bits are <see cref="PagemapBits"/>, shared with the engine's model.
+/// </summary>
 public sealed unsafe class Pagemap : IDisposable
 {
-    public const ulong Present = 1UL << 63;
-    public const ulong Swap = 1UL << 62;
-    public const ulong File = 1UL << 61;
+    /// <summary>PM_GUARD_REGION (6.14+): a VMA-level fact the engine's model does not produce, so it is not in <see cref="PagemapBits"/>.</summary>
     public const ulong Guard = 1UL << 58;
-    public const ulong UffdWp = 1UL << 57;
-    public const ulong MmapExclusive = 1UL << 56;
-    public const ulong SoftDirty = 1UL << 55;
-    public const ulong PfnMask = (1UL << 55) - 1;
 
     private int _fd;
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FastPT.Kernels;
 using FastPT.Linux.Interop;
 
 namespace FastPT.Linux;
@@ -15,10 +16,10 @@ public struct PmScanArg
     public ulong Vec;
     public ulong VecLength;
     public ulong MaxPages;
-    public ulong CategoryInverted;
-    public ulong CategoryMask;
-    public ulong CategoryAnyofMask;
-    public ulong ReturnMask;
+    public PageCategories CategoryInverted;
+    public PageCategories CategoryMask;
+    public PageCategories CategoryAnyofMask;
+    public PageCategories ReturnMask;
 }
 
 /// <summary>struct page_region (24 bytes): [Start, End) and the reported categories.</summary>
@@ -27,26 +28,18 @@ public struct PageRegion
 {
     public ulong Start;
     public ulong End;
-    public ulong Categories;
+    public PageCategories Categories;
 }
 
-/// <summary>The PAGEMAP_SCAN ioctl (Linux 6.7+) on an open pagemap file.</summary>
+/// <summary>
+/// The PAGEMAP_SCAN ioctl (Linux 6.7+) on an open pagemap file. Its category bits are
+/// <see cref="PageCategories"/>, the same type the engine's scan uses.
+/// </summary>
 public static unsafe class PagemapScan
 {
     public const ulong Ioctl = 0xC0606610;
     public const ulong FlagWpMatching = 1 << 0;
     public const ulong FlagCheckWpAsync = 1 << 1;
-
-    public const ulong IsWpAllowed = 1 << 0;
-    public const ulong IsWritten = 1 << 1;
-    public const ulong IsFile = 1 << 2;
-    public const ulong IsPresent = 1 << 3;
-    public const ulong IsSwapped = 1 << 4;
-    public const ulong IsPfnZero = 1 << 5;
-    public const ulong IsHuge = 1 << 6;
-    public const ulong IsSoftDirty = 1 << 7;
-    public const ulong IsGuard = 1 << 8;
-    public const ulong AllCategories = (1 << 9) - 1;
 
     /// <summary>
     /// Runs the ioctl over [start, end) writing into <paramref name="regions"/>; fills Size, Vec and

@@ -183,10 +183,10 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
             Start = (ulong)r.Address(first),
             End = (ulong)r.Address(first + count),
             MaxPages = (ulong)request.MaxPages,
-            CategoryInverted = (ulong)request.Inverted,
-            CategoryMask = (ulong)request.Mask,
-            CategoryAnyofMask = (ulong)request.AnyOf,
-            ReturnMask = (ulong)request.Return,
+            CategoryInverted = request.Inverted,
+            CategoryMask = request.Mask,
+            CategoryAnyofMask = request.AnyOf,
+            ReturnMask = request.Return,
         };
         int n = PagemapScan.Scan(_pagemap!, ref arg, _scanBuffer.AsSpan(0, (int)count));
         var runs = new List<ScanRun>(n);
@@ -196,7 +196,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
             runs.Add(new ScanRun(
                 ((long)pr.Start - r.Base) / KernelRegion.PageSize,
                 ((long)pr.End - r.Base) / KernelRegion.PageSize - 1,
-                (PageCategories)pr.Categories));
+                pr.Categories));
         }
         return runs;
     }

@@ -1,5 +1,7 @@
+using FastPT.Kernels;
 using FastPT.Linux;
 using FastPT.Linux.Interop;
+using PagemapBits = FastPT.Uffd.PagemapBits;
 
 namespace FastPT.Scenarios.Tests.Linux;
 
@@ -30,16 +32,16 @@ public sealed unsafe class InteropTests
         try
         {
             using var pagemap = new Pagemap();
-            Assert.Equal(0UL, pagemap.Read(a + Page) & Pagemap.Present);
+            Assert.Equal(0UL, pagemap.Read(a + Page) & PagemapBits.Present);
             *(byte*)(a + Page) = 7;
             ulong e = pagemap.Read(a + Page);
-            Assert.NotEqual(0UL, e & Pagemap.Present);
-            Assert.NotEqual(0UL, e & Pagemap.File);
-            Assert.NotEqual(0UL, e & Pagemap.PfnMask); // root: the PFN is shown
+            Assert.NotEqual(0UL, e & PagemapBits.Present);
+            Assert.NotEqual(0UL, e & PagemapBits.File);
+            Assert.NotEqual(0UL, e & PagemapBits.PfnMask); // root: the PFN is shown
             Span<ulong> entries = stackalloc ulong[4];
             pagemap.Read(a, entries);
-            Assert.Equal(0UL, entries[0] & Pagemap.Present);
-            Assert.Equal(e & ~Pagemap.SoftDirty, entries[1] & ~Pagemap.SoftDirty);
+            Assert.Equal(0UL, entries[0] & PagemapBits.Present);
+            Assert.Equal(e & ~PagemapBits.SoftDirty, entries[1] & ~PagemapBits.SoftDirty);
         }
         finally
         {
@@ -63,11 +65,11 @@ public sealed unsafe class InteropTests
             uffd.WriteProtect(a, 4 * Page, protect: true);
             using var pagemap = new Pagemap();
             ulong present = pagemap.Read(a), marker = pagemap.Read(a + Page);
-            Assert.Equal(Pagemap.Present | Pagemap.UffdWp | Pagemap.File, present & (Pagemap.Present | Pagemap.UffdWp | Pagemap.File | Pagemap.Swap));
-            Assert.Equal(Pagemap.Swap | Pagemap.UffdWp, marker & (Pagemap.Present | Pagemap.UffdWp | Pagemap.File | Pagemap.Swap));
+            Assert.Equal(PagemapBits.Present | PagemapBits.UffdWp | PagemapBits.File, present & (PagemapBits.Present | PagemapBits.UffdWp | PagemapBits.File | PagemapBits.Swap));
+            Assert.Equal(PagemapBits.Swap | PagemapBits.UffdWp, marker & (PagemapBits.Present | PagemapBits.UffdWp | PagemapBits.File | PagemapBits.Swap));
             uffd.WriteProtect(a, 4 * Page, protect: false);
-            Assert.Equal(0UL, pagemap.Read(a) & Pagemap.UffdWp);
-            Assert.Equal(0UL, pagemap.Read(a + Page) & (Pagemap.UffdWp | Pagemap.Swap));
+            Assert.Equal(0UL, pagemap.Read(a) & PagemapBits.UffdWp);
+            Assert.Equal(0UL, pagemap.Read(a + Page) & (PagemapBits.UffdWp | PagemapBits.Swap));
         }
         finally
         {
@@ -153,15 +155,15 @@ public sealed unsafe class InteropTests
             var arg = new PmScanArg
             {
                 Start = (ulong)a, End = (ulong)(a + 8 * Page), Flags = PagemapScan.FlagWpMatching,
-                CategoryMask = PagemapScan.IsWritten | PagemapScan.IsPresent, ReturnMask = PagemapScan.IsWritten | PagemapScan.IsPresent,
+                CategoryMask = PageCategories.Written | PageCategories.Present, ReturnMask = PageCategories.Written | PageCategories.Present,
             };
             int n = PagemapScan.Scan(pagemap, ref arg, regions);
             Assert.Equal(1, n);
             Assert.Equal((ulong)a, regions[0].Start);
             Assert.Equal((ulong)(a + 3 * Page), regions[0].End);
-            Assert.Equal(PagemapScan.IsWritten | PagemapScan.IsPresent, regions[0].Categories);
+            Assert.Equal(PageCategories.Written | PageCategories.Present, regions[0].Categories);
             Assert.Equal(arg.End, arg.WalkEnd);
-            Assert.NotEqual(0UL, pagemap.Read(a + 2 * Page) & Pagemap.UffdWp);
+            Assert.NotEqual(0UL, pagemap.Read(a + 2 * Page) & PagemapBits.UffdWp);
         }
         finally
         {
