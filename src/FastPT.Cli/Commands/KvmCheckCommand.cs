@@ -32,7 +32,17 @@ internal static class KvmCheckCommand
                 return 2;
             }
             var options = new DifferentialOptions(parseResult.GetValue(seed), n);
-            var report = DifferentialCheck.Run(options, parseResult.GetValue(verbose) ? Console.WriteLine : null);
+            DifferentialReport report;
+            try
+            {
+                report = DifferentialCheck.Run(options, parseResult.GetValue(verbose) ? Console.WriteLine : null);
+            }
+            catch (KvmException e)
+            {
+                // KVM opened but refused a VM or vCPU setting: an environment problem, not a mismatch.
+                Console.Error.WriteLine($"error: KVM failed: {e.Message}");
+                return 2;
+            }
             Console.WriteLine($"guest CPU: {report.Features}");
             Console.WriteLine(report.Summary);
             if (report.MismatchCount > 0)
