@@ -30,16 +30,18 @@ public static class NettraceWriter
         using (var file = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16))
         {
             Task copy = session.EventStream.CopyToAsync(file);
-            // The enable command reaches the EventSource asynchronously.
-            var wait = Stopwatch.StartNew();
-            while (!FastPTEventSource.Log.IsEnabled(EventLevel.Verbose, (EventKeywords)(-1)))
-            {
-                if (wait.Elapsed > TimeSpan.FromSeconds(10))
-                    throw new InvalidOperationException("The EventPipe session did not enable the FastPT EventSource within 10 s (is DOTNET_EnableDiagnostics=0 set?).");
-                Thread.Sleep(5);
-            }
+            // Stop the session and finish the copy on every path, so no task is left writing
+            // into the file after it is closed.
             try
             {
+                // The enable command reaches the EventSource asynchronously.
+                var wait = Stopwatch.StartNew();
+                while (!FastPTEventSource.Log.IsEnabled(EventLevel.Verbose, (EventKeywords)(-1)))
+                {
+                    if (wait.Elapsed > TimeSpan.FromSeconds(10))
+                        throw new InvalidOperationException("The EventPipe session did not enable the FastPT EventSource within 10 s (is DOTNET_EnableDiagnostics=0 set?).");
+                    Thread.Sleep(5);
+                }
                 produce();
             }
             finally
