@@ -23,9 +23,9 @@ public sealed unsafe class Vcpu : IDisposable
     private readonly nint _run;
     private readonly int _runSize;
     private readonly Lock _kickLock = new();
-    private readonly Timer _timer;
     private int _runningTid;
     private bool _kicked;
+    private long _runGeneration;
     private int _maskedTid;
     private bool _disposed;
 
@@ -41,7 +41,6 @@ public sealed unsafe class Vcpu : IDisposable
             Libc.Close(_fd);
             throw new KvmException($"mmap of kvm_run: {Errno.DescribeLast()}");
         }
-        _timer = new Timer(_ => Kick(), null, Timeout.Infinite, Timeout.Infinite);
     }
 
     internal void SetCpuid(ReadOnlySpan<KvmCpuidEntry> entries)
@@ -98,12 +97,20 @@ public sealed unsafe class Vcpu : IDisposable
     public VcpuExit Run(TimeSpan limit)
     {
         PrepareThread();
+        long generation;
         lock (_kickLock)
         {
             _runningTid = Libc.Gettid();
             _kicked = false;
+            generation = ++_runGeneration;
         }
-        _timer.Change(limit, Timeout.InfiniteTimeSpan);
+        // One timer per run, tagged with the run: a callback the thread pool delivers after its
+        // run has ended must not kick the next run (which would then report a false time-out).
+        var timer = new Timer(static state =>
+        {
+            var (vcpu, run) = ((Vcpu, long))state!;
+            vcpu.Kick(run);
+        }, (this, generation), limit, Timeout.InfiniteTimeSpan);
         int rc;
         int errno = 0;
         while (true)
@@ -119,7 +126,7 @@ public sealed unsafe class Vcpu : IDisposable
                 break;
             DrainKick();
         }
-        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        timer.Dispose();
         bool timedOut;
         lock (_kickLock)
         {
@@ -160,12 +167,12 @@ public sealed unsafe class Vcpu : IDisposable
 
     private uint RunU32(int offset) => *(uint*)(_run + offset);
 
-    private void Kick()
+    private void Kick(long generation)
     {
         lock (_kickLock)
         {
             // After Dispose kvm_run is unmapped: writing ImmediateExit there would fault.
-            if (_runningTid == 0 || _disposed)
+            if (_runningTid == 0 || _disposed || generation != _runGeneration)
                 return;
             _kicked = true;
             Volatile.Write(ref RunByte(KvmRunLayout.ImmediateExit), 1);
@@ -212,7 +219,6 @@ public sealed unsafe class Vcpu : IDisposable
                 return;
             _disposed = true;
         }
-        _timer.Dispose();
         Libc.Munmap(_run, (nuint)_runSize);
         Libc.Close(_fd);
     }
