@@ -209,6 +209,33 @@ public sealed unsafe class InteropTests
         Assert.Equal(Errno.EINVAL, wp.ErrorNumber); // WP together with DONTWAKE
     }
 
+    [SkippableFact]
+    public void Use_after_dispose_is_refused_and_dispose_is_idempotent()
+    {
+        RequireLinux();
+        var uffd = new Userfaultfd(UffdFeature.PagefaultFlagWp);
+        var pagemap = new Pagemap();
+        Assert.True(uffd.Fd >= 0);
+        Assert.True(pagemap.Fd >= 0);
+        uffd.Dispose();
+        pagemap.Dispose();
+        uffd.Dispose();
+        pagemap.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => uffd.WriteProtect(0x1000, Page, protect: true));
+        Assert.Throws<ObjectDisposedException>(() => uffd.TryReadMessage(out _));
+        Assert.Throws<ObjectDisposedException>(() => pagemap.Read(0x1000));
+    }
+
+    [SkippableFact]
+    public void Errno_describe_names_the_symbol_and_the_text()
+    {
+        RequireLinux();
+        Assert.Equal("EINVAL (Invalid argument)", Errno.Describe(Errno.EINVAL));
+        Assert.StartsWith("errno 4095 (", Errno.Describe(4095));
+        Assert.Equal(-1, Libc.Mprotect(1, Page, Prot.Read));
+        Assert.Equal("EINVAL (Invalid argument)", Errno.DescribeLast());
+    }
+
     [Fact]
     public void Struct_sizes_match_the_kernel_ABI()
     {
