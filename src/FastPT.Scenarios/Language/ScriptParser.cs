@@ -266,7 +266,7 @@ internal static class ScriptParser
             ? info
             : throw new ScriptErrorException($"unknown region '{name}' (define it with a region statement before using it)");
 
-    /// <summary>Decimal (leading zeros allowed, still decimal) or 0x hexadecimal; non-negative, fits in 62 bits.</summary>
+    /// <summary>Decimal (leading zeros allowed, still decimal) or 0x hexadecimal; non-negative, at most 2^40 (far above any page count, and no overflow while accumulating).</summary>
     internal static long ParseNumber(string token, string what)
     {
         if (token.Length == 0)
