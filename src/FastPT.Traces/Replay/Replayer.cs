@@ -10,8 +10,9 @@ namespace FastPT.Traces.Replay;
 /// it registers every region for uffd write-protect and write-protects it; a later store that
 /// takes a wp fault is "copied" (counted) and resolved by unprotecting its page, then retried.
 /// Without the overlay a wp fault is only counted: an engine-recorded trace carries its own resolve.
+/// Dispose releases the targets (their tables are native memory) when a replay stops early.
 /// </summary>
-public sealed class Replayer
+public sealed class Replayer : IDisposable
 {
     private const int Chunk = 1 << 16;
     private readonly ReplayTargetFactory _factory;
@@ -148,10 +149,17 @@ public sealed class Replayer
         var r = new ReplayResult(_targetName, _ops, (double)_ticks / Stopwatch.Frequency, _pages.Count, tables, digest,
             _spaces.Count, _wpFaults, _segvs, _snapshots, _copies,
             Enum.GetValues<TraceOpKind>().Where(k => _byKind[(int)k] > 0).ToDictionary(k => k.ToString(), k => _byKind[(int)k]));
+        Dispose();
+        return r;
+    }
+
+    /// <summary>Disposes every target still open; Finish does this itself.</summary>
+    public void Dispose()
+    {
         foreach (IReplayTarget t in _spaces.Values)
             t.Dispose();
         _spaces.Clear();
-        return r;
+        _buffer.Clear();
     }
 }
 

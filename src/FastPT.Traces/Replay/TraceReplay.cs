@@ -19,7 +19,7 @@ public static class TraceReplay
     {
         if (!Targets.TryGetValue(target, out ReplayTargetFactory? factory))
             throw new ArgumentException($"unknown replay target '{target}'; known: {string.Join(", ", Targets.Keys)}.", nameof(target));
-        var replayer = new Replayer(factory, target, snapshotEvery);
+        using var replayer = new Replayer(factory, target, snapshotEvery);
         TraceReadSummary summary = NettraceReader.Read(path, op =>
         {
             replayer.Add(op);

@@ -37,6 +37,53 @@ public class ReplayTests : IDisposable
     }
 
     [Fact]
+    public void A_refused_operation_is_named_and_Dispose_releases_the_targets()
+    {
+        var created = new List<DisposeCountingTarget>();
+        var replayer = new Replayer((space, features) =>
+        {
+            var t = new DisposeCountingTarget(new EngineTarget(features));
+            created.Add(t);
+            return t;
+        }, "engine");
+        replayer.Add(TraceOperation.SpaceCreated(1, pid: 100));
+        replayer.Add(TraceOperation.Map(1, 0x10000, 0x2000, TraceRegionKind.Anon, TraceProtection.ReadWrite));
+        replayer.Add(TraceOperation.Map(1, 0x11000, 0x1000, TraceRegionKind.Anon, TraceProtection.ReadWrite));
+        var e = Assert.Throws<ReplayException>(() => replayer.Finish());
+        Assert.StartsWith("operation #3 (", e.Message);
+        Assert.Contains("refused by the engine target", e.Message);
+        Assert.IsType<InvalidOperationException>(e.InnerException);
+        var only = Assert.Single(created);
+        Assert.Equal(0, only.Disposals);
+        replayer.Dispose();
+        Assert.Equal(1, only.Disposals);
+        replayer.Dispose();
+        Assert.Equal(1, only.Disposals);
+    }
+
+    private sealed class DisposeCountingTarget(IReplayTarget inner) : IReplayTarget
+    {
+        public int Disposals { get; private set; }
+        public long TablesInUse => inner.TablesInUse;
+        public IEnumerable<(ulong Start, ulong Length)> Regions => inner.Regions;
+        public void MapRegion(ulong start, ulong length, TraceRegionKind kind, TraceProtection protection) => inner.MapRegion(start, length, kind, protection);
+        public void Unmap(ulong start, ulong length) => inner.Unmap(start, length);
+        public TraceAccessOutcome Access(ulong address, bool write) => inner.Access(address, write);
+        public void Protect(ulong start, ulong length, TraceProtection protection) => inner.Protect(start, length, protection);
+        public void Zap(ulong start, ulong length) => inner.Zap(start, length);
+        public void RegisterWp(ulong start, ulong length, int flags) => inner.RegisterWp(start, length, flags);
+        public void WriteProtect(ulong start, ulong length, bool protect) => inner.WriteProtect(start, length, protect);
+        public void Unregister(ulong start, ulong length) => inner.Unregister(start, length);
+        public void VisitLeaves(Action<ulong, int, ulong> visit) => inner.VisitLeaves(visit);
+
+        public void Dispose()
+        {
+            Disposals++;
+            inner.Dispose();
+        }
+    }
+
+    [Fact]
     public void The_digest_sees_a_one_entry_difference()
     {
         var ops = NettraceRoundTripTests.Sample(3000, seed: 7);
