@@ -51,7 +51,7 @@ internal static class ReplayCommand
                     PrintTable(path, r, s);
                 return 0;
             }
-            catch (Exception e) when (e is TraceFormatException or ArgumentException or IOException)
+            catch (Exception e) when (e is TraceFormatException or ReplayException or ArgumentException or IOException)
             {
                 Console.Error.WriteLine($"fastpt replay: {e.Message}");
                 return 1;
