@@ -75,7 +75,15 @@ public static class PerfRecorder
         }
         finally
         {
-            Directory.Delete(tmp, recursive: true);
+            // A failed clean-up must not replace the error that got us here.
+            try
+            {
+                Directory.Delete(tmp, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.WriteLine($"warning: could not remove the temporary directory {tmp}: {e.Message}");
+            }
         }
     }
 
