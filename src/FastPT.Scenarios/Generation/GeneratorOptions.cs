@@ -51,4 +51,18 @@ public sealed record GeneratorOptions
         FocusPercent = 50,
         PatternPercent = 35,
     };
+
+    /// <summary>
+    /// Named profiles for long local runs: <c>default</c>, <c>explore</c>, and variations of
+    /// explore that lean on async mode, on regions over 1 GiB, or on the targeted patterns.
+    /// </summary>
+    public static GeneratorOptions Profile(string name) => name switch
+    {
+        "default" => new GeneratorOptions(),
+        "explore" => Explore,
+        "async" => Explore with { ExtraAsyncPercent = 100, ExtraThpPercent = 50, FocusPercent = 60 },
+        "large" => Explore with { LargeRegionPercent = 70, MaxRegions = 2 },
+        "patterns" => Explore with { PatternPercent = 65, MaxStatements = 50 },
+        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large or patterns", nameof(name)),
+    };
 }

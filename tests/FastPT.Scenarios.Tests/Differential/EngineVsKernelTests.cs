@@ -11,7 +11,8 @@ namespace FastPT.Scenarios.Tests.Differential;
 /// kernel must print identical reports. Two profiles: the default generator
 /// (FASTPT_DIFF_SEED, default 1; FASTPT_DIFF_SCRIPTS, default 500) and the exploring one,
 /// <see cref="GeneratorOptions.Explore"/> (FASTPT_DIFF_EXPLORE_SEED, default 1;
-/// FASTPT_DIFF_EXPLORE_SCRIPTS, default 150). Raise the counts locally. A mismatch names its
+/// FASTPT_DIFF_EXPLORE_SCRIPTS, default 150; FASTPT_DIFF_EXPLORE_PROFILE picks another
+/// <see cref="GeneratorOptions.Profile"/>). Raise the counts locally. A mismatch names its
 /// seed and comes with a minimised script (FASTPT_DIFF_MINIMISE_SECONDS, default 20);
 /// FASTPT_DIFF_OUT=DIR also writes every mismatching script there, and
 /// FASTPT_DIFF_MAX_MISMATCHES (default 3) says when to stop.
@@ -24,8 +25,11 @@ public sealed class EngineVsKernelTests(ITestOutputHelper output)
         Check("default", new GeneratorOptions(), TestPaths.EnvInt("FASTPT_DIFF_SEED", 1), TestPaths.EnvInt("FASTPT_DIFF_SCRIPTS", 500));
 
     [SkippableFact]
-    public void Engine_and_kernel_print_identical_reports_on_explored_scripts() =>
-        Check("explore", GeneratorOptions.Explore, TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SEED", 1), TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SCRIPTS", 150));
+    public void Engine_and_kernel_print_identical_reports_on_explored_scripts()
+    {
+        var profile = Environment.GetEnvironmentVariable("FASTPT_DIFF_EXPLORE_PROFILE") ?? "explore";
+        Check(profile, GeneratorOptions.Profile(profile), TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SEED", 1), TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SCRIPTS", 150));
+    }
 
     [Fact]
     public void Explored_scripts_are_valid_and_use_the_targeted_patterns()
