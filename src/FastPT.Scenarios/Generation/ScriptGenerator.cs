@@ -162,7 +162,7 @@ public static class ScriptGenerator
     /// <summary>One of the targeted patterns (<see cref="GeneratorOptions.PatternPercent"/>) on region r.</summary>
     private static void Pattern(StringBuilder sb, Random rng, Region r)
     {
-        switch (rng.Next(9))
+        switch (rng.Next(10))
         {
             case 0:
             {
@@ -209,9 +209,37 @@ public static class ScriptGenerator
             case 7:
                 Line(sb, "pagemap ", ExtentRange(rng, r), "");
                 break;
+            case 8:
+                Mosaic(sb, rng, r);
+                break;
             default:
                 Line(sb, "scan ", ExtentRange(rng, r), rng.Next(2) == 0 ? "" : ScanOptions(rng));
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A mosaic of VMAs: protects of small ranges around one spot with faults in between (each
+    /// part may get its own anon_vma and charge), then one protect over all of them, then
+    /// something that shows where the VMA edges ended up (a zap of whole extents, writes).
+    /// </summary>
+    private static void Mosaic(StringBuilder sb, Random rng, Region r)
+    {
+        long centre = rng.Next(2) == 0 ? 512 * rng.NextInt64(r.Pages / 512 + 1) : rng.NextInt64(r.Pages);
+        for (int i = 2 + rng.Next(5); i > 0; i--)
+        {
+            long at = centre + rng.Next(-600, 600);
+            if (rng.Next(2) == 0)
+                Line(sb, "protect ", Near(r, at, 1 + rng.Next(rng.Next(2) == 0 ? 8 : 600)), rng.Next(3) == 0 ? " none" : rng.Next(4) == 0 ? " rw" : " r");
+            else
+                Line(sb, rng.Next(3) == 0 ? "read " : "write ", Near(r, at, 1 + rng.Next(4)), "");
+        }
+        Line(sb, "protect ", rng.Next(2) == 0 ? Near(r, 0, r.Pages) : Near(r, centre - 700, 1400), rng.Next(4) == 0 ? " r" : " rw");
+        switch (rng.Next(3))
+        {
+            case 0: Line(sb, "zap ", ExtentRange(rng, r), ""); break;
+            case 1: Line(sb, "write ", Near(r, centre + rng.Next(-600, 600), 1 + rng.Next(3)), ""); break;
+            default: Line(sb, "read ", Near(r, centre + rng.Next(-600, 600), 1 + rng.Next(3)), ""); break;
         }
     }
 
