@@ -54,7 +54,8 @@ public sealed record GeneratorOptions
 
     /// <summary>
     /// Named profiles for long local runs: <c>default</c>, <c>explore</c>, and variations of
-    /// explore that lean on async mode, on regions over 1 GiB, or on the targeted patterns.
+    /// explore that lean on async mode, on regions over 1 GiB, on the targeted patterns, on
+    /// long sequences on one region, or on THP regions.
     /// </summary>
     public static GeneratorOptions Profile(string name) => name switch
     {
@@ -63,6 +64,8 @@ public sealed record GeneratorOptions
         "async" => Explore with { ExtraAsyncPercent = 100, ExtraThpPercent = 50, FocusPercent = 60 },
         "large" => Explore with { LargeRegionPercent = 70, MaxRegions = 2 },
         "patterns" => Explore with { PatternPercent = 65, MaxStatements = 50 },
-        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large or patterns", nameof(name)),
+        "long" => Explore with { MinStatements = 120, MaxStatements = 250, MaxRegions = 1, FocusPercent = 100 },
+        "thp" => Explore with { ExtraThpPercent = 100, MaxRegionPages = 1600, PatternPercent = 45 },
+        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large, patterns, long or thp", nameof(name)),
     };
 }

@@ -91,4 +91,27 @@ public class MemoryModelMergeTests
         Assert.Equal(AccessOutcome.SegmentationFault, m.Access(At(3), write: false).Outcome);
         Assert.Equal(AccessOutcome.Completed, m.Access(At(0), write: false).Outcome);
     }
+
+    [Fact]
+    public void ScanWp_OfAPartlyCoveredHugePage_StartsANewRunWhereTheHugeRunWasTakenBack()
+    {
+        using var m = new MemoryModel(UffdFeatures.WpAsync);
+        m.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        m.RegisterWriteProtect(Base, 1024 * Page);
+        m.Access(At(1), write: true);
+        m.Access(At(512), write: true);
+        var all = new PagemapScanRequest(Return: PageCategories.All, WriteProtectMatching: true);
+        var r = m.Scan(At(1), At(513), all).Regions;
+        var cats = PageCategories.WpAllowed | PageCategories.Written | PageCategories.Present;
+        Assert.Equal([new PageRegion(At(1), At(512), cats), new PageRegion(At(512), At(513), cats)], r);
+
+        // When return= hides huge, the huge run extended the run before it: no break.
+        using var n = new MemoryModel(UffdFeatures.WpAsync);
+        n.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        n.RegisterWriteProtect(Base, 1024 * Page);
+        n.Access(At(0), write: true);
+        n.Access(At(512), write: true);
+        var written = all with { Return = PageCategories.Written };
+        Assert.Equal([new PageRegion(At(0), At(513), PageCategories.Written)], n.Scan(At(0), At(513), written).Regions);
+    }
 }
