@@ -23,6 +23,9 @@ public sealed record GeneratorOptions
     /// <summary>Extra chance (percent) that an anonymous region is <c>thp</c>.</summary>
     public int ExtraThpPercent { get; init; }
 
+    /// <summary>Chance (percent) that a region drawn as anonymous becomes a file region instead.</summary>
+    public int ExtraFilePercent { get; init; }
+
     /// <summary>Extra chance (percent) that the script's userfaultfd is in async mode.</summary>
     public int ExtraAsyncPercent { get; init; }
 
@@ -55,7 +58,7 @@ public sealed record GeneratorOptions
     /// <summary>
     /// Named profiles for long local runs: <c>default</c>, <c>explore</c>, and variations of
     /// explore that lean on async mode, on regions over 1 GiB, on the targeted patterns, on
-    /// long sequences on one region, or on THP regions.
+    /// long sequences on one region, on THP regions, or on file regions (fault-around).
     /// </summary>
     public static GeneratorOptions Profile(string name) => name switch
     {
@@ -66,6 +69,7 @@ public sealed record GeneratorOptions
         "patterns" => Explore with { PatternPercent = 65, MaxStatements = 50 },
         "long" => Explore with { MinStatements = 120, MaxStatements = 250, MaxRegions = 1, FocusPercent = 100 },
         "thp" => Explore with { ExtraThpPercent = 100, MaxRegionPages = 1600, PatternPercent = 45 },
-        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large, patterns, long or thp", nameof(name)),
+        "file" => Explore with { ExtraFilePercent = 70, PatternPercent = 50 },
+        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large, patterns, long, thp or file", nameof(name)),
     };
 }

@@ -96,6 +96,8 @@ public static class ScriptGenerator
     {
         var name = "r" + regions.Count;
         bool anon = rng.Next(2) == 0;
+        if (anon && o.ExtraFilePercent > 0)
+            anon = rng.Next(100) >= o.ExtraFilePercent;
         bool thp = anon && o.AllowThp && rng.Next(4) == 0;
         if (!thp && anon && o.AllowThp && o.ExtraThpPercent > 0)
             thp = rng.Next(100) < o.ExtraThpPercent;
