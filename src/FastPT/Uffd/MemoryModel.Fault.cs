@@ -99,6 +99,8 @@ public sealed unsafe partial class MemoryModel
         ulong entry;
         if (vma.Anonymous)
         {
+            if (write)
+                PrepareAnonVma(vma); // a read maps the zero page without an anon_vma
             entry = write
                 ? WritableIfAllowed(vma, Leaf(vma, _frames.Allocate(1)))
                 : Leaf(vma, FrameAllocator.ZeroPfn) | Pte.Special;
@@ -130,7 +132,10 @@ public sealed unsafe partial class MemoryModel
             *slot = pte;
         }
         if (!vma.Shared && (pte & Pte.Special) != 0)
+        {
+            PrepareAnonVma(vma);
             *slot = WritableIfAllowed(vma, Leaf(vma, _frames.Allocate(1))); // wp_page_copy of the zero page
+        }
         else
             *slot = LinuxPte.MkWrite(LinuxPte.MkDirty(pte | Pte.Accessed));
         return FaultResult.Retry;
@@ -169,6 +174,7 @@ public sealed unsafe partial class MemoryModel
     /// <summary>do_huge_pmd_anonymous_page: the huge zero page on a read, a fresh THP on a write.</summary>
     private void MapHugeAnonymous(Vma vma, ulong va, bool write, ulong* pmdSlot)
     {
+        PrepareAnonVma(vma); // also for the huge zero page
         *pmdSlot = write
             ? WritableIfAllowed(vma, HugeEntry(vma, _frames.Allocate(512)))
             : HugeEntry(vma, FrameAllocator.HugeZeroPfn) | Pte.Special;

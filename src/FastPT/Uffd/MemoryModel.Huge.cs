@@ -30,7 +30,8 @@ public sealed unsafe partial class MemoryModel
 
     /// <summary>
     /// Replaces a huge pmd with a table: a THP becomes 512 PTEs of its pages; the huge zero
-    /// page becomes 512 special PTEs of the 4 KiB zero page (uffd-wp carried over).
+    /// page becomes 512 special PTEs of the 4 KiB zero page made from the VMA's page
+    /// protection, not from the pmd (__split_huge_zero_page_pmd), uffd-wp carried over.
     /// </summary>
     private void SplitHuge(ulong va)
     {
@@ -43,9 +44,12 @@ public sealed unsafe partial class MemoryModel
             Space.Split(va, 2);
             return;
         }
+        var vma = FindVma(va) ?? throw new InvalidOperationException($"a huge zero page at 0x{va:X} outside every VMA");
         if (!Space.Tables.TryAllocate(out ulong table))
             throw new TableAllocationException($"out of page tables while splitting the huge zero page at 0x{va:X}");
-        ulong pte = (pmd & ~(Pte.PfnMask | Pte.PageSize)) | FrameAllocator.ZeroPfn << 12;
+        ulong pte = Leaf(vma, FrameAllocator.ZeroPfn) | Pte.Special;
+        if ((pmd & Pte.UffdWp) != 0)
+            pte = LinuxPte.MkUffdWp(pte);
         new Span<ulong>(Space.Table(table), 512).Fill(pte);
         System.Threading.Volatile.Write(ref *slot, table | PgProt.Table);
     }

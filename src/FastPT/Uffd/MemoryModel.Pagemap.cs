@@ -80,6 +80,7 @@ public sealed unsafe partial class MemoryModel
                 var cats = Categories(vma, va, wpAllowed);
                 if (!request.Matches(cats))
                     continue;
+                bool newRun = false;
                 if (request.WriteProtectMatching && (cats & PageCategories.Huge) != 0 && (cats & PageCategories.Written) != 0
                     && va >= keptHugeEnd)
                 {
@@ -88,6 +89,10 @@ public sealed unsafe partial class MemoryModel
                     ulong coveredEnd = Math.Min(Math.Min(stop, hugeStart + HugeSize), va + (ulong)Math.Min(budget, 512) * 4096);
                     if (va != hugeStart || coveredEnd != hugeStart + HugeSize)
                     {
+                        // The kernel has already pushed the huge run and takes it back
+                        // (pagemap_scan_backout_range). If that run had opened a new entry, the
+                        // entry is emptied but kept, so what follows cannot merge with the run before.
+                        newRun = regions.Count > 0 && !(regions[^1].End == va && regions[^1].Categories == (cats & request.Return));
                         SplitHuge(va); // report as if there was no THP
                         cats = Categories(vma, va, wpAllowed);
                         if (!request.Matches(cats))
@@ -97,7 +102,7 @@ public sealed unsafe partial class MemoryModel
                         keptHugeEnd = hugeStart + HugeSize; // decided once for the whole huge page
                 }
                 found++;
-                Push(regions, va, cats & request.Return);
+                Push(regions, va, cats & request.Return, newRun);
                 if (request.WriteProtectMatching && (cats & PageCategories.Written) != 0)
                     protect.Add((vma, va));
             }
@@ -116,9 +121,9 @@ public sealed unsafe partial class MemoryModel
     private ulong NextVmaStart(ulong va, ulong end) =>
         _vmas.Where(v => v.Start > va).Select(v => v.Start).DefaultIfEmpty(end).Min() is var n && n < end ? n : end;
 
-    private static void Push(List<PageRegion> regions, ulong va, PageCategories cats)
+    private static void Push(List<PageRegion> regions, ulong va, PageCategories cats, bool newRun = false)
     {
-        if (regions.Count > 0 && regions[^1].End == va && regions[^1].Categories == cats)
+        if (!newRun && regions.Count > 0 && regions[^1].End == va && regions[^1].Categories == cats)
             regions[^1] = regions[^1] with { End = va + 4096 };
         else
             regions.Add(new PageRegion(va, va + 4096, cats));

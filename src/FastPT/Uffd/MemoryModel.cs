@@ -22,6 +22,7 @@ public sealed partial class MemoryModel : IDisposable
     private readonly FrameAllocator _frames = new();
     private readonly NativeTableSource? _ownedTables;
     private readonly FlushPlan _scratchFlush = new();
+    private int _lastAnonVma;
 
     public MemoryModel(UffdFeatures features = UffdFeatures.None, ITableSource? tables = null)
     {
@@ -66,6 +67,7 @@ public sealed partial class MemoryModel : IDisposable
             Protection = protection,
             HugePageHint = hugePageHint,
             File = backing == Backing.File ? new ShmemFile((long)(length >> 12)) : null,
+            Account = backing == Backing.Anon && protection == MemoryProtection.ReadWrite, // accountable_mapping
         };
         int i = _vmas.FindIndex(v => v.Start > start);
         _vmas.Insert(i < 0 ? _vmas.Count : i, vma);
@@ -163,10 +165,18 @@ public sealed partial class MemoryModel : IDisposable
             if (vma.Protection == protection)
                 continue; // mprotect_fixup: unchanged flags neither split the VMA nor touch its tables
             ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
+            // mprotect_fixup: making private memory writable charges it (VM_ACCOUNT); making
+            // anonymous memory without an anon_vma read-only uncharges it. The flag takes part in merging.
+            bool account = vma.Account;
+            if (protection == MemoryProtection.ReadWrite && !vma.Account && !vma.MayWrite && !vma.Shared)
+                account = true;
+            else if (protection != MemoryProtection.ReadWrite && vma.Account && vma.Anonymous && vma.AnonVma == 0)
+                account = false;
             SplitHugeAtEdges(s, e);
             foreach (var v in Split(s, e))
             {
                 v.Protection = protection;
+                v.Account = account;
                 ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None);
             }
         }
@@ -213,6 +223,21 @@ public sealed partial class MemoryModel : IDisposable
 
     private Vma? FindVma(ulong va) => _vmas.Find(v => v.Start <= va && va < v.End);
 
+    /// <summary>
+    /// anon_vma_prepare: a VMA that is about to get anonymous pages takes the anon_vma of a
+    /// compatible neighbour (next first, then prev) or a new one.
+    /// </summary>
+    private void PrepareAnonVma(Vma vma)
+    {
+        if (vma.AnonVma != 0 || !vma.Anonymous)
+            return;
+        var next = _vmas.Find(v => v.Start == vma.End);
+        var prev = _vmas.Find(v => v.End == vma.Start);
+        vma.AnonVma = next is { AnonVma: not 0 } && vma.AnonVmaCompatible(next) ? next.AnonVma
+            : prev is { AnonVma: not 0 } && prev.AnonVmaCompatible(vma) ? prev.AnonVma
+            : ++_lastAnonVma;
+    }
+
     private List<Vma> RequireMapped(ulong start, ulong end)
     {
         var list = _vmas.Where(v => v.Start < end && start < v.End).ToList();
@@ -254,6 +279,8 @@ public sealed partial class MemoryModel : IDisposable
             if (_vmas[i].CanMergeWith(_vmas[i + 1]))
             {
                 _vmas[i].End = _vmas[i + 1].End;
+                if (_vmas[i].AnonVma == 0)
+                    _vmas[i].AnonVma = _vmas[i + 1].AnonVma; // dup_anon_vma
                 _vmas.RemoveAt(i + 1);
             }
             else

@@ -15,6 +15,13 @@ internal sealed class Vma
     public bool UffdWp;
     public bool HugePageHint;
     public ShmemFile? File;
+    /// <summary>VM_ACCOUNT: private writable memory is charged; mprotect sets and clears it (mprotect_fixup).</summary>
+    public bool Account;
+    /// <summary>
+    /// Which anon_vma the VMA has (0: none yet). The first fault that allocates an anonymous
+    /// page (or maps the huge zero page) assigns one; split halves share it; it decides merges.
+    /// </summary>
+    public int AnonVma;
     /// <summary>File page index mapped at <see cref="Start"/>.</summary>
     public long PageOffset;
 
@@ -48,11 +55,24 @@ internal sealed class Vma
         HugePageHint = HugePageHint,
         File = File,
         PageOffset = File is null ? 0 : FilePage(start),
+        Account = Account,
+        AnonVma = AnonVma,
     };
 
-    /// <summary>vma_merge's test for two neighbours.</summary>
+    /// <summary>
+    /// vma_merge's test for two neighbours: equal flags, file and offset, and anon_vmas that
+    /// can be shared (one of them has none, or they are the same; Linux 6.16+ with no fork).
+    /// </summary>
     public bool CanMergeWith(Vma next) =>
-        End == next.Start && Backing == next.Backing && Protection == next.Protection && UffdWp == next.UffdWp
+        Protection == next.Protection && AnonVmaCompatible(next)
+        && (AnonVma == 0 || next.AnonVma == 0 || AnonVma == next.AnonVma);
+
+    /// <summary>
+    /// anon_vma_compatible: adjacent, same file and offsets, flags equal except the access
+    /// bits. A VMA without an anon_vma may take its neighbour's (find_mergeable_anon_vma).
+    /// </summary>
+    public bool AnonVmaCompatible(Vma next) =>
+        End == next.Start && Backing == next.Backing && UffdWp == next.UffdWp && Account == next.Account
         && HugePageHint == next.HugePageHint && File == next.File
         && (File is null || FilePage(End) == next.PageOffset);
 }
