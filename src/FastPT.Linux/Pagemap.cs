@@ -9,9 +9,6 @@ namespace FastPT.Linux;
 /// </summary>
 public sealed unsafe class Pagemap : IDisposable
 {
-    /// <summary>PM_GUARD_REGION (6.14+): a VMA-level fact the engine's model does not produce, so it is not in <see cref="PagemapBits"/>.</summary>
-    public const ulong Guard = 1UL << 58;
-
     private int _fd;
 
     public Pagemap()

@@ -6,7 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 dotnet build "$root/src/FastPT.Cli" -c Release -v q -nologo >/dev/null
-cli="$root/src/FastPT.Cli/bin/Release/net10.0/fastpt.dll"
+cli="$root/src/FastPT.Cli/bin/Release/net10.0/FastPT.Cli.dll"
 cd "$here"
 scripts=("$@")
 [ ${#scripts[@]} -eq 0 ] && scripts=(*.script)

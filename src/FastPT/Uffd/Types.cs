@@ -43,6 +43,8 @@ public static class PagemapBits
     public const ulong Present = 1UL << 63;
     public const ulong Swap = 1UL << 62;
     public const ulong File = 1UL << 61;
+    /// <summary>PM_GUARD_REGION (6.14+): guard markers, which the model never produces.</summary>
+    public const ulong Guard = 1UL << 58;
     public const ulong UffdWp = 1UL << 57;
     public const ulong MmapExclusive = 1UL << 56;
     public const ulong SoftDirty = 1UL << 55;

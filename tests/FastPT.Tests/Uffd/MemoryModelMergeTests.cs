@@ -1,3 +1,4 @@
+using FastPT.Kernels;
 using FastPT.Uffd;
 using Xunit;
 
