@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ChangeProtectionVector256;
 using Vec = System.Runtime.Intrinsics.Vector512;
@@ -20,9 +22,23 @@ internal static unsafe class ChangeProtectionVector512
     public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
+        var memo = default(ChangeProtectionMemo);
+        return Apply<TMode>(entries, count, p, flush, ref memo);
+    }
+
+    /// <summary>
+    /// As above with a memo that outlives the call (the op's): vectors whose lanes all match
+    /// it take the fast loop; a uniform vector that does not match becomes the new memo.
+    /// </summary>
+    public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
+        where TMode : struct, ITableWriteMode
+    {
         int n = VecU.Count;
         if (count < n)
-            return Narrower.Apply<TMode>(entries, count, p, flush);
+            return Narrower.Apply<TMode>(entries, count, p, flush, ref memo);
+        if (flush.Length < (count + 63) >> 6)
+            throw new ArgumentException($"flush holds {flush.Length} words but the run has {count} entries; pass (count + 63) / 64 words", nameof(flush));
+        ref ulong flushWords = ref MemoryMarshal.GetReference(flush);
 
         bool protect = p.Protect, resolve = p.Resolve, markers = p.Protect && p.UseMarkers;
         bool tryWritable = p.TryWritable && p.VmaWritable, vmaUffdWp = p.VmaUffdWp;
@@ -61,6 +77,8 @@ internal static unsafe class ChangeProtectionVector512
         int i = 0;
         while (true)
         {
+            if (!TMode.Shared && memo.Valid)
+                i = MemoRun(entries, i, count - n, ref flushWords, memo, ref changed);
             if (i > count - n)
             {
                 if (i == count)
@@ -173,9 +191,76 @@ internal static unsafe class ChangeProtectionVector512
             }
             changed += BitOperations.PopCount(countedBits);
             KernelBits.Or(flush, i, flushBits);
+            if (!TMode.Shared && active == ones)
+            {
+                // A uniform vector with a new pattern: memoise it for the vectors that follow.
+                ulong e0 = old.ToScalar();
+                ulong like = (e0 & Pte.Present) != 0 && newHasPresent ? ~ChangeProtectionMemo.PresentPassBits : ~0UL;
+                ChangeProtectionMemo candidate;
+                if (Vec.EqualsAll(old & Vec.Create(like), Vec.Create(e0 & like))
+                    && Vec.EqualsAll(old & Vec.Create((candidate = ChangeProtectionMemo.For(e0, p)).Mask), Vec.Create(candidate.Value)))
+                    memo = candidate;
+            }
             i += n;
         }
         return changed;
+    }
+
+    /// <summary>
+    /// The fast loop: whole vectors from <paramref name="i"/> (a multiple of the width) while
+    /// every lane matches the memo; returns where it stopped. Its own method, so its few
+    /// vectors stay in registers instead of competing with the general path's thirty.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int MemoRun(ulong* entries, int i, int last, ref ulong flushWords, in ChangeProtectionMemo memo, ref long changed)
+    {
+        int n = VecU.Count;
+        VecU mask = Vec.Create(memo.Mask), value = Vec.Create(memo.Value);
+        int start = i;
+        if (memo.Writes)
+        {
+            VecU pass = Vec.Create(memo.Pass), outBits = Vec.Create(memo.Out);
+            for (; i <= last - n; i += 2 * n)
+            {
+                VecU a = Vec.Load(entries + i), b = Vec.Load(entries + i + n);
+                if (!Vec.EqualsAll(a & mask, value) || !Vec.EqualsAll(b & mask, value))
+                    break;
+                Vec.Store((a & pass) | outBits, entries + i);
+                Vec.Store((b & pass) | outBits, entries + i + n);
+            }
+            for (; i <= last; i += n)
+            {
+                VecU a = Vec.Load(entries + i);
+                if (!Vec.EqualsAll(a & mask, value))
+                    break;
+                Vec.Store((a & pass) | outBits, entries + i);
+            }
+        }
+        else
+        {
+            for (; i <= last; i += n)
+            {
+                if (!Vec.EqualsAll(Vec.Load(entries + i) & mask, value))
+                    break;
+            }
+        }
+        if (memo.Counted)
+            changed += i - start;
+        if (memo.Flush)
+            SetBits(ref flushWords, start, i);
+        return i;
+    }
+
+    /// <summary>Sets bits [from, to) of a bit mask.</summary>
+    private static void SetBits(ref ulong words, int from, int to)
+    {
+        while (from < to)
+        {
+            int bit = from & 63;
+            int take = Math.Min(64 - bit, to - from);
+            Unsafe.Add(ref words, from >> 6) |= (take == 64 ? ulong.MaxValue : ((1UL << take) - 1)) << bit;
+            from += take;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

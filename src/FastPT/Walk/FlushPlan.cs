@@ -50,6 +50,17 @@ public sealed class FlushPlan
         for (int w = 0; w < mask.Length; w++)
         {
             ulong bits = mask[w];
+            if (bits == ulong.MaxValue)
+            {
+                // Whole words of flushes (a protect of a present table): one Add for the lot,
+                // the same range the per-word Adds would have merged into.
+                int to = w + 1;
+                while (to < mask.Length && mask[to] == ulong.MaxValue)
+                    to++;
+                Add(va + ((ulong)w << 18), va + ((ulong)to << 18));
+                w = to - 1;
+                continue;
+            }
             while (bits != 0)
             {
                 int first = System.Numerics.BitOperations.TrailingZeroCount(bits);
