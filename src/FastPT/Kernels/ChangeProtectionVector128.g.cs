@@ -40,7 +40,32 @@ internal static unsafe class ChangeProtectionVector128
         if (flush.Length < (count + 63) >> 6)
             throw new ArgumentException($"flush holds {flush.Length} words but the run has {count} entries; pass (count + 63) / 64 words", nameof(flush));
         ref ulong flushWords = ref MemoryMarshal.GetReference(flush);
+        long changed = 0;
+        int i = 0;
+        while (i < count)
+        {
+            if (!TMode.Shared && memo.Valid)
+            {
+                i = MemoRun(entries, i, count - n, ref flushWords, memo, ref changed);
+                if (i == count)
+                    break;
+            }
+            i = General<TMode>(entries, i, count, p, flush, ref memo, ref changed);
+        }
+        return changed;
+    }
 
+    /// <summary>
+    /// Every entry kind in lanes, from vector <paramref name="i"/> to the end of the run, or
+    /// until a uniform vector became the memo (then the fast loop takes over). Returns where
+    /// it stopped. Its own method, so the fast path never pays for its thirty constants.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int General<TMode>(ulong* entries, int i, int count, in ChangeProtectionParams p, Span<ulong> flush,
+        ref ChangeProtectionMemo memo, ref long changed)
+        where TMode : struct, ITableWriteMode
+    {
+        int n = VecU.Count;
         bool protect = p.Protect, resolve = p.Resolve, markers = p.Protect && p.UseMarkers;
         bool tryWritable = p.TryWritable && p.VmaWritable, vmaUffdWp = p.VmaUffdWp;
         bool newHasWrite = (p.NewProt & Pte.Writable) != 0, newHasPresent = (p.NewProt & Pte.Present) != 0;
@@ -73,13 +98,9 @@ internal static unsafe class ChangeProtectionVector128
         VecU flushOnChange = Vec.Create((Pte.PfnMask & ~Pte.PatLarge) | FlushRules.FlushOnChange | FlushRules.UnknownBits);
         VecU flushOnClear = Vec.Create(FlushRules.FlushOnClear);
 
-        long changed = 0;
         VecU active = ones;
-        int i = 0;
         while (true)
         {
-            if (!TMode.Shared && memo.Valid)
-                i = MemoRun(entries, i, count - n, ref flushWords, memo, ref changed);
             if (i > count - n)
             {
                 if (i == count)
@@ -200,11 +221,14 @@ internal static unsafe class ChangeProtectionVector128
                 ChangeProtectionMemo candidate;
                 if (Vec.EqualsAll(old & Vec.Create(like), Vec.Create(e0 & like))
                     && Vec.EqualsAll(old & Vec.Create((candidate = ChangeProtectionMemo.For(e0, p)).Mask), Vec.Create(candidate.Value)))
+                {
                     memo = candidate;
+                    return i + n;
+                }
             }
             i += n;
         }
-        return changed;
+        return i;
     }
 
     /// <summary>
