@@ -50,10 +50,11 @@ public sealed class FlushPlan
         for (int w = 0; w < mask.Length; w++)
         {
             ulong bits = mask[w];
-            if (bits == ulong.MaxValue)
+            if (bits == ulong.MaxValue && (_count == 0 || _ranges[_count - 1].Start <= va + ((ulong)(w + 1) << 18)))
             {
                 // Whole words of flushes (a protect of a present table): one Add for the lot,
-                // the same range the per-word Adds would have merged into.
+                // the same range the per-word Adds would have merged into (unless the last
+                // range lies above this word, where per-word Adds would not merge with it).
                 int to = w + 1;
                 while (to < mask.Length && mask[to] == ulong.MaxValue)
                     to++;
@@ -61,15 +62,38 @@ public sealed class FlushPlan
                 w = to - 1;
                 continue;
             }
-            while (bits != 0)
+            if (bits == 0)
+                continue;
+            if (bits == ulong.MaxValue)
             {
-                int first = System.Numerics.BitOperations.TrailingZeroCount(bits);
-                int run = System.Numerics.BitOperations.TrailingZeroCount(~(bits >> first));
-                if (first + run >= 64)
-                    run = 64 - first;
-                ulong page = (ulong)(w * 64 + first);
-                Add(va + (page << 12), va + ((page + (ulong)run) << 12));
-                bits &= run == 64 ? 0 : ~(((1UL << run) - 1) << first);
+                Add(va + ((ulong)w << 18), va + ((ulong)(w + 1) << 18));
+                continue;
+            }
+            // Runs inside one word are separated by clear bits, so usually only the word's first
+            // run can touch the last range (merge test in Add); the others are appended directly.
+            if (_ranges.Length - _count < 33)
+                Array.Resize(ref _ranges, Math.Max(_ranges.Length * 2, _count + 33));
+            ref FlushRange slot = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_ranges);
+            ulong wordVa = va + ((ulong)w << 18);
+            // First and last bit of every run; walking both masks with tzcnt/blsr keeps the
+            // loop's dependency chain to one instruction per run.
+            ulong starts = bits & ~(bits << 1), lasts = bits & ~(bits >> 1);
+            Add(wordVa + ((ulong)System.Numerics.BitOperations.TrailingZeroCount(starts) << 12),
+                wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12));
+            starts &= starts - 1;
+            lasts &= lasts - 1;
+            while (starts != 0)
+            {
+                ulong s = wordVa + ((ulong)System.Numerics.BitOperations.TrailingZeroCount(starts) << 12);
+                ulong e = wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12);
+                // The last range can reach past this run only if it was there before (merged with
+                // the word's first run, or lying above it): then the general Add decides.
+                if (s <= System.Runtime.CompilerServices.Unsafe.Add(ref slot, _count - 1).End)
+                    Add(s, e);
+                else
+                    System.Runtime.CompilerServices.Unsafe.Add(ref slot, _count++) = new FlushRange(s, e);
+                starts &= starts - 1;
+                lasts &= lasts - 1;
             }
         }
     }
