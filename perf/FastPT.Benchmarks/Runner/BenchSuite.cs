@@ -13,7 +13,7 @@ public sealed record BenchOptions(
     ulong ScanBytes = 1UL << 30,
     double WrittenFraction = 0.10,
     int TranslateCount = 1 << 20,
-    int FaultCount = 20_000,
+    int FaultCount = 4096,
     int Repetitions = 9,
     bool Kernel = true,
     IReadOnlyList<string>? Only = null)
@@ -132,11 +132,17 @@ public static class BenchSuite
 
         if (Step(5))
         {
-            using (var f = new EngineFaults(o.HotBytes, o.FaultCount))
+            using (var f = new EngineUffdFaults(o.FaultCount))
             {
-                double t = Time(o, f.Count, () => f.FaultRoundTrips(), f.ProtectAll);
-                results.Add(new("wp-fault-roundtrip", f.Count, t, null, null, null,
-                    "engine side only: Translate write faults, resolve of one page, Translate succeeds; the kernel round trip (~2.9 us in anchors.md) needs the lead's userfaultfd model"));
+                double t = Time(o, f.Pages, () => f.RoundTrips(), f.ProtectAll);
+                double? k = null;
+                if (o.Kernel)
+                {
+                    using var kf = new KernelWpFaultRoundTrip(o.FaultCount);
+                    k = Time(o, kf.Pages, () => kf.RoundTrips(), kf.ProtectAll);
+                }
+                results.Add(new("wp-fault-roundtrip", f.Pages, t, k, null, null,
+                    "per round trip: a store to a write-protected shmem page faults (WRITE|WP message), the handler unprotects that page, the store completes; engine = FastPT.Uffd.MemoryModel, kernel = worker thread in memset + UFFDIO_WRITEPROTECT mode 0"));
             }
         }
         return new BenchReport(CpuModel(), KernelIsas.Name(KernelIsas.Selected), results);
