@@ -33,6 +33,16 @@ public sealed unsafe class EngineRange : IDisposable
         _space = new AddressSpace(_tables);
         if (populated)
             Populate();
+        else
+            ReserveTables();
+    }
+
+    /// <summary>Every PTE table (and the pmd tables above them) the range can need, pre-faulted, so no walk takes a host page fault.</summary>
+    private void ReserveTables()
+    {
+        long leaf = (long)(Bytes >> 21), pmd = (long)((Bytes + (1UL << 30) - 1) >> 30) + 1;
+        if (!_tables.Reserve(leaf + pmd + 2))
+            throw new InvalidOperationException($"could not reserve {leaf + pmd + 2} page tables for {Bytes >> 30} GiB");
     }
 
     public ulong Bytes { get; }
@@ -120,6 +130,7 @@ public sealed unsafe class EngineRange : IDisposable
         _space.Dispose();
         _space = new AddressSpace(_tables);
         _leafTables = [];
+        ReserveTables();
     }
 
     public void Dispose()
