@@ -50,9 +50,9 @@ public static class BenchSuite
         {
             using (var hot = new EngineRange(o.HotBytes, populated: true))
             {
-                double bare = Time(o, hot.Pages, hot.BarePass);
-                double protect = Time(o, hot.Pages, () => hot.Protect(), () => hot.Unprotect());
-                double unprotect = Time(o, hot.Pages, () => hot.Unprotect(), () => hot.Protect());
+                // Interleaved so the bare pass and the walks see the same machine (it drifts under load).
+                double[] cycle = TimeCycle(o.Repetitions, hot.Pages, hot.BarePass, () => hot.Protect(), () => hot.Unprotect());
+                double bare = cycle[0], protect = cycle[1], unprotect = cycle[2];
                 double sProtect = Time(o, hot.Pages, () => hot.ProtectWith(KernelIsa.Scalar), () => hot.Unprotect());
                 double sUnprotect = Time(o, hot.Pages, () => hot.UnprotectWith(KernelIsa.Scalar), () => hot.Protect());
                 double? kProtect = null, kUnprotect = null;
@@ -74,17 +74,17 @@ public static class BenchSuite
             using (var dram = new EngineRange(o.DramBytes, populated: true))
             {
                 string kNote = "kernel figure from the hot-range run (this machine has no RAM for the same VA of real pages; the kernel's per-page cost is bookkeeping, not table traffic)";
-                double bare = Time(o, dram.Pages, dram.BarePass);
-                double protect = Time(o, dram.Pages, () => dram.Protect(), () => dram.Unprotect());
-                double unprotect = Time(o, dram.Pages, () => dram.Unprotect(), () => dram.Protect());
+                double[] cycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect());
+                double bare = cycle[0], protect = cycle[1], unprotect = cycle[2];
                 double sProtect = Time(Math.Min(o.Repetitions, 3), dram.Pages, () => dram.ProtectWith(KernelIsa.Scalar), () => dram.Unprotect());
                 int cores = Math.Min(2, Environment.ProcessorCount);
-                double par = Time(o, dram.Pages, () => dram.ProtectParallel(cores), () => dram.UnprotectParallel(cores));
-                double barePar = Time(o, dram.Pages, () => dram.BarePassParallel(cores));
+                double[] parCycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect(),
+                    () => dram.BarePassParallel(cores), () => dram.ProtectParallel(cores), () => dram.UnprotectParallel(cores));
+                double par = parCycle[4], barePar = parCycle[3], oneCore = parCycle[1], bareOne = parCycle[0];
                 results.Add(new("protect-present-dram", dram.Pages, protect, kernelHotProtect, bare, sProtect, kNote));
                 results.Add(new("unprotect-present-dram", dram.Pages, unprotect, kernelHotUnprotect, bare, null, kNote));
                 results.Add(new($"protect-present-dram-{cores}cores", dram.Pages, par, kernelHotProtect, barePar, null,
-                    $"ParallelWalker over {cores} cores: {protect / par:F2}x one core; the bare pass on {cores} threads is {bare / barePar:F2}x its one-thread time (vs bare column = against that {cores}-thread pass)"));
+                    $"ParallelWalker over {cores} cores: {oneCore / par:F2}x one core; the bare pass on {cores} threads: {bareOne / barePar:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
             }
         }
 
@@ -147,6 +147,32 @@ public static class BenchSuite
             }
         }
         return new BenchReport(CpuModel(), KernelIsas.Name(KernelIsas.Selected), results);
+    }
+
+    /// <summary>
+    /// Median ns per unit of each step of a cycle that leaves the state as it found it (e.g.
+    /// bare pass, protect, unprotect), the steps timed one after another in every repetition,
+    /// so slow phases of a shared machine hit all of them alike and same-run ratios hold.
+    /// </summary>
+    public static double[] TimeCycle(int repetitions, long units, params Action[] steps)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 2 || Stopwatch.GetElapsedTime(start).TotalMilliseconds < 1000; i++)
+            foreach (var step in steps)
+                step();
+        var samples = new double[steps.Length][];
+        for (int s = 0; s < steps.Length; s++)
+            samples[s] = new double[Math.Max(1, repetitions)];
+        for (int i = 0; i < samples[0].Length; i++)
+        {
+            for (int s = 0; s < steps.Length; s++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                steps[s]();
+                samples[s][i] = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / units;
+            }
+        }
+        return [.. samples.Select(x => { Array.Sort(x); return x[x.Length / 2]; })];
     }
 
     /// <summary>Median ns per unit of <paramref name="run"/>, each repetition after an untimed <paramref name="reset"/>.</summary>

@@ -244,13 +244,19 @@ internal static unsafe class ChangeProtectionVector512
         if (memo.Writes)
         {
             VecU pass = Vec.Create(memo.Pass), outBits = Vec.Create(memo.Out);
-            for (; i <= last - n; i += 2 * n)
+            // Four vectors per test: a lane matches iff (e ^ Value) & Mask == 0 (Value lies
+            // inside Mask), so one OR of four such terms and one branch cover 4n entries.
+            for (; i <= last - 3 * n; i += 4 * n)
             {
                 VecU a = Vec.Load(entries + i), b = Vec.Load(entries + i + n);
-                if (!Vec.EqualsAll(a & mask, value) || !Vec.EqualsAll(b & mask, value))
+                VecU c = Vec.Load(entries + i + 2 * n), d = Vec.Load(entries + i + 3 * n);
+                VecU miss = ((a ^ value) & mask) | ((b ^ value) & mask) | ((c ^ value) & mask) | ((d ^ value) & mask);
+                if (miss != VecU.Zero)
                     break;
                 Vec.Store((a & pass) | outBits, entries + i);
                 Vec.Store((b & pass) | outBits, entries + i + n);
+                Vec.Store((c & pass) | outBits, entries + i + 2 * n);
+                Vec.Store((d & pass) | outBits, entries + i + 3 * n);
             }
             for (; i <= last; i += n)
             {
@@ -270,21 +276,25 @@ internal static unsafe class ChangeProtectionVector512
         }
         if (memo.Counted)
             changed += i - start;
-        if (memo.Flush)
+        if (memo.Flush && i > start)
             SetBits(ref flushWords, start, i);
         return i;
     }
 
-    /// <summary>Sets bits [from, to) of a bit mask.</summary>
+    /// <summary>Sets bits [from, to) of a bit mask (from &lt; to).</summary>
     private static void SetBits(ref ulong words, int from, int to)
     {
-        while (from < to)
+        int w = from >> 6, wEnd = (to - 1) >> 6;
+        ulong head = ulong.MaxValue << (from & 63), tail = ulong.MaxValue >> (63 - ((to - 1) & 63));
+        if (w == wEnd)
         {
-            int bit = from & 63;
-            int take = Math.Min(64 - bit, to - from);
-            Unsafe.Add(ref words, from >> 6) |= (take == 64 ? ulong.MaxValue : ((1UL << take) - 1)) << bit;
-            from += take;
+            Unsafe.Add(ref words, w) |= head & tail;
+            return;
         }
+        Unsafe.Add(ref words, w) |= head;
+        for (w++; w < wEnd; w++)
+            Unsafe.Add(ref words, w) = ulong.MaxValue;
+        Unsafe.Add(ref words, wEnd) |= tail;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
