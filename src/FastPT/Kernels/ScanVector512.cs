@@ -41,6 +41,7 @@ internal static unsafe class ScanVector512
         VecU dirty = Vec.Create(Pte.Dirty);
         VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
         VecU catPresent = Vec.Create((ulong)PageCategories.Present);
+        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
         VecU presentCategories = Vec.Create((ulong)(p.VmaCategories | PageCategories.Present));
         VecU catWritten = Vec.Create((ulong)PageCategories.Written);
         VecU catSwapped = Vec.Create((ulong)PageCategories.Swapped);
@@ -75,8 +76,9 @@ internal static unsafe class ScanVector512
                     VecU m = Vec.AndNot(old | uffdWp, writable);
                     m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
                     VecU v = Vec.ConditionalSelect(w, m, old);
-                    VecU diff = old ^ v;
-                    ulong fBits = Vec.ExtractMostSignificantBits(~Vec.Equals((diff & flushOnChange) | (diff & old & flushOnClear), zero));
+                    // pte_needs_flush for a P=1 entry that pte_mkuffd_wp changed: only RW (cleared)
+                    // and D (moved to saved-dirty) are hardware bits that change.
+                    ulong fBits = Vec.ExtractMostSignificantBits(w & ~Vec.Equals(old & writableOrDirty, zero));
                     if (!TMode.Shared)
                     {
                         Vec.Store(v, at);

@@ -82,19 +82,30 @@ public sealed class FlushPlan
                 wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12));
             starts &= starts - 1;
             lasts &= lasts - 1;
+            int count = _count; // in registers: no store-to-load chain through the fields per run
+            ulong lastEnd = System.Runtime.CompilerServices.Unsafe.Add(ref slot, count - 1).End;
             while (starts != 0)
             {
                 ulong s = wordVa + ((ulong)System.Numerics.BitOperations.TrailingZeroCount(starts) << 12);
                 ulong e = wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12);
-                // The last range can reach past this run only if it was there before (merged with
-                // the word's first run, or lying above it): then the general Add decides.
-                if (s <= System.Runtime.CompilerServices.Unsafe.Add(ref slot, _count - 1).End)
-                    Add(s, e);
+                if (s > lastEnd)
+                {
+                    System.Runtime.CompilerServices.Unsafe.Add(ref slot, count++) = new FlushRange(s, e);
+                    lastEnd = e;
+                }
                 else
-                    System.Runtime.CompilerServices.Unsafe.Add(ref slot, _count++) = new FlushRange(s, e);
+                {
+                    // The last range reaches past this run only if it was there before (merged
+                    // with the word's first run, or lying above it): the general Add decides.
+                    _count = count;
+                    Add(s, e);
+                    count = _count;
+                    lastEnd = System.Runtime.CompilerServices.Unsafe.Add(ref slot, count - 1).End;
+                }
                 starts &= starts - 1;
                 lasts &= lasts - 1;
             }
+            _count = count;
         }
     }
 
