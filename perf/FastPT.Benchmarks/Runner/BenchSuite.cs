@@ -62,8 +62,13 @@ public static class BenchSuite
                     kProtect = Time(o, k.Pages, k.Protect, k.Unprotect);
                     kUnprotect = Time(o, k.Pages, k.Unprotect, k.Protect);
                 }
+                int cores = Math.Min(2, Environment.ProcessorCount);
+                double[] par = TimeCycle(o.Repetitions, hot.Pages, hot.BarePass, () => hot.Protect(), () => hot.Unprotect(),
+                    () => hot.BarePassParallel(cores), () => hot.ProtectParallel(cores), () => hot.UnprotectParallel(cores));
                 results.Add(new("protect-present-hot", hot.Pages, protect, kProtect, bare, sProtect));
                 results.Add(new("unprotect-present-hot", hot.Pages, unprotect, kUnprotect, bare, sUnprotect));
+                results.Add(new($"protect-present-hot-{cores}cores", hot.Pages, par[4], kProtect, par[3], null,
+                    $"ParallelWalker over {cores} cores: {par[1] / par[4]:F2}x one core; the bare pass on {cores} threads: {par[0] / par[3]:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
             }
         }
 
