@@ -11,11 +11,13 @@ using VecU = System.Runtime.Intrinsics.Vector256<ulong>;
 namespace FastPT.Kernels;
 
 /// <summary>
-/// change_protection over a run of PTEs, one vector of entries per step. Every entry kind
-/// (present, none, marker, swap incl. the writable migration / device types) is a lane
-/// select, so the exclusive loop makes no calls and keeps its constants in registers. Runs shorter than a vector
-/// go to the next narrower kernel; the last partial vector overlaps its predecessor with
-/// the lanes already done masked off (the rule is not idempotent, nor is its count).
+/// change_protection over a run of PTEs, one vector of entries per step. Uniform vectors
+/// (all lanes matching the op's <see cref="ChangeProtectionMemo"/>) take a compare-and-blend
+/// loop; the general path handles every entry kind (present, none, marker, swap incl. the
+/// writable migration / device types) as lane selects, without calls, its constants in
+/// registers. Runs shorter than a vector go to the next narrower kernel; the last partial
+/// vector overlaps its predecessor with the lanes already done masked off (the rule is not
+/// idempotent, nor is its count).
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class ChangeProtectionVector256

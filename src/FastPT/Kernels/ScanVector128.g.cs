@@ -83,7 +83,7 @@ internal static unsafe class ScanVector128
                     if (!TMode.Shared)
                     {
                         Vec.Store(v, at);
-                        KernelBits.Or(flush, i, fBits);
+                        flush[i >> 6] |= fBits << (i & 63); // i is a multiple of n here: one word
                     }
                     else
                     {
