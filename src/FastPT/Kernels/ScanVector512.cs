@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ScanVector256;
 using Vec = System.Runtime.Intrinsics.Vector512;
@@ -42,6 +43,9 @@ internal static unsafe class ScanVector512
         VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
         VecU catPresent = Vec.Create((ulong)PageCategories.Present);
         VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
+        ulong laneBytes = 0x0101010101010101UL >> (64 - 8 * n); // one 1 per lane's byte
+        ulong presentBytes = laneBytes * (ulong)(p.VmaCategories | PageCategories.Present);
+        ulong writtenBytes = laneBytes * (ulong)PageCategories.Written, softDirtyBytes = laneBytes * (ulong)PageCategories.SoftDirty;
         VecU presentCategories = Vec.Create((ulong)(p.VmaCategories | PageCategories.Present));
         VecU catWritten = Vec.Create((ulong)PageCategories.Written);
         VecU catSwapped = Vec.Create((ulong)PageCategories.Swapped);
@@ -69,8 +73,17 @@ internal static unsafe class ScanVector512
                 // categories; no swap, marker or none logic.
                 VecU w = Vec.Equals(old & uffdWp, zero);
                 VecU sd = ~Vec.Equals(old & softDirty, zero);
-                StoreBytes(presentCategories | (w & catWritten) | (sd & catSoftDirty), categories + i);
                 ulong wBits = Vec.ExtractMostSignificantBits(w);
+                if (Bmi2.X64.IsSupported)
+                {
+                    // Category bytes straight from the lane masks: pdep spreads bit k to byte k.
+                    StorePacked(presentBytes | Bmi2.X64.ParallelBitDeposit(wBits, writtenBytes)
+                        | Bmi2.X64.ParallelBitDeposit(Vec.ExtractMostSignificantBits(sd), softDirtyBytes), categories + i);
+                }
+                else
+                {
+                    StoreBytes(presentCategories | (w & catWritten) | (sd & catSoftDirty), categories + i);
+                }
                 if (writeProtect && wBits != 0)
                 {
                     VecU m = Vec.AndNot(old | uffdWp, writable);
@@ -163,6 +176,18 @@ internal static unsafe class ScanVector512
             written += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, i + lane, flush);
         }
         return written;
+    }
+
+    /// <summary>Stores the low byte of <paramref name="packed"/> for each lane, lane 0 first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePacked(ulong packed, byte* to)
+    {
+        if (VecU.Count == 8)
+            Unsafe.WriteUnaligned(to, packed);
+        else if (VecU.Count == 4)
+            Unsafe.WriteUnaligned(to, (uint)packed);
+        else
+            Unsafe.WriteUnaligned(to, (ushort)packed);
     }
 
     /// <summary>Narrows lanes (each below 256) to bytes and stores one byte per lane.</summary>
