@@ -1,4 +1,5 @@
-using static FastPT.Benchmarks.Kernel.KernelBaselineInterop;
+using FastPT.Linux;
+using FastPT.Linux.Interop;
 
 namespace FastPT.Benchmarks.Kernel;
 
@@ -7,20 +8,18 @@ namespace FastPT.Benchmarks.Kernel;
 /// for uffd-wp, either populated (protect / unprotect of present PTEs) or left empty
 /// (markers installed into empty entries, tables allocated on the way, then cleared).
 /// </summary>
-public sealed unsafe class KernelUffdRange : IDisposable
+public sealed class KernelUffdRange : IDisposable
 {
     private readonly int _memfd;
     private readonly bool _populated;
-    private int _uffd = -1;
-    private byte* _addr;
+    private Userfaultfd? _uffd;
+    private nint _addr;
 
     public KernelUffdRange(ulong bytes, bool populated)
     {
         Bytes = bytes;
         _populated = populated;
-        _memfd = memfd_create("fastpt-bench", 1 /* MFD_CLOEXEC */);
-        Check(_memfd, "memfd_create");
-        Check(ftruncate(_memfd, (long)bytes), "ftruncate");
+        _memfd = KernelMemory.Memfd(bytes);
         Map();
     }
 
@@ -28,9 +27,9 @@ public sealed unsafe class KernelUffdRange : IDisposable
 
     public long Pages => (long)(Bytes >> 12);
 
-    public void Protect() => WriteProtect(_uffd, _addr, Bytes, true);
+    public void Protect() => _uffd!.WriteProtect(_addr, (nuint)Bytes, protect: true);
 
-    public void Unprotect() => WriteProtect(_uffd, _addr, Bytes, false);
+    public void Unprotect() => _uffd!.WriteProtect(_addr, (nuint)Bytes, protect: false);
 
     /// <summary>Unmaps and maps again, so the next protect of an empty range allocates its tables again.</summary>
     public void Remap()
@@ -41,28 +40,25 @@ public sealed unsafe class KernelUffdRange : IDisposable
 
     private void Map()
     {
-        _addr = (byte*)mmap(null, (nuint)Bytes, ProtRead | ProtWrite, MapShared, _memfd, 0);
-        if ((nint)_addr == -1)
-            Check(-1, "mmap");
+        _addr = KernelMemory.Map(Bytes, MapFlags.Shared, _memfd);
         if (_populated)
-            Check(madvise(_addr, (nuint)Bytes, MadvPopulateWrite), "madvise(MADV_POPULATE_WRITE)");
-        _uffd = OpenUffd(FeatureWpHugetlbfsShmem);
-        Register(_uffd, _addr, Bytes);
+            KernelMemory.Populate(_addr, Bytes);
+        _uffd = new Userfaultfd(UffdFeature.WpHugetlbfsShmem);
+        _uffd.Register(_addr, (nuint)Bytes, UffdConstants.RegisterModeWp);
     }
 
     private void Unmap()
     {
-        if (_addr != null)
-            munmap(_addr, (nuint)Bytes);
-        if (_uffd >= 0)
-            close(_uffd);
-        _addr = null;
-        _uffd = -1;
+        if (_addr != 0)
+            Libc.Munmap(_addr, (nuint)Bytes);
+        _uffd?.Dispose();
+        _addr = 0;
+        _uffd = null;
     }
 
     public void Dispose()
     {
         Unmap();
-        close(_memfd);
+        Libc.Close(_memfd);
     }
 }

@@ -33,6 +33,16 @@ public sealed unsafe class EngineRange : IDisposable
         _space = new AddressSpace(_tables);
         if (populated)
             Populate();
+        else
+            ReserveTables();
+    }
+
+    /// <summary>Every PTE table (and the pmd tables above them) the range can need, pre-faulted, so no walk takes a host page fault.</summary>
+    private void ReserveTables()
+    {
+        long leaf = (long)(Bytes >> 21), pmd = (long)((Bytes + (1UL << 30) - 1) >> 30) + 1;
+        if (!_tables.Reserve(leaf + pmd + 2))
+            throw new InvalidOperationException($"could not reserve {leaf + pmd + 2} page tables for {Bytes >> 30} GiB");
     }
 
     public ulong Bytes { get; }
@@ -96,11 +106,28 @@ public sealed unsafe class EngineRange : IDisposable
     /// The hardware limit for the same job: one SIMD load and store of every PTE table the
     /// walk touches, in the same order, with no walk and no logic.
     /// </summary>
-    public void BarePass()
+    public void BarePass() => BareTables(_leafTables, 0, _leafTables.Length);
+
+    /// <summary>
+    /// The bare pass split into <paramref name="degree"/> contiguous parts run on as many
+    /// threads (the same partition ParallelWalker makes): the most a parallel walk can gain
+    /// on this machine's memory system and free cores.
+    /// </summary>
+    public void BarePassParallel(int degree)
     {
-        foreach (nint t in _leafTables)
+        nint[] tables = _leafTables;
+        Parallel.For(0, degree, new ParallelOptions { MaxDegreeOfParallelism = degree }, k =>
         {
-            ulong* p = (ulong*)t;
+            int from = (int)((long)tables.Length * k / degree), to = (int)((long)tables.Length * (k + 1) / degree);
+            BareTables(tables, from, to);
+        });
+    }
+
+    private static void BareTables(nint[] tables, int from, int to)
+    {
+        for (int t = from; t < to; t++)
+        {
+            ulong* p = (ulong*)tables[t];
             if (Vector512.IsHardwareAccelerated)
             {
                 for (int i = 0; i < 512; i += 8)
@@ -120,6 +147,7 @@ public sealed unsafe class EngineRange : IDisposable
         _space.Dispose();
         _space = new AddressSpace(_tables);
         _leafTables = [];
+        ReserveTables();
     }
 
     public void Dispose()

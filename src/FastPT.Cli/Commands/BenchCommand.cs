@@ -18,9 +18,14 @@ internal static class BenchCommand
         var quick = new Option<bool>("--quick") { Description = "Smaller ranges and fewer repetitions (DRAM range 64 GiB, 5 repetitions)" };
         var reps = new Option<int?>("--repetitions") { Description = "Timed repetitions per measurement (median is reported); default 9" };
         var noKernel = new Option<bool>("--no-kernel") { Description = "Skip the live-kernel baselines (userfaultfd, PAGEMAP_SCAN)" };
+        var only = new Option<string[]>("--only")
+        {
+            Description = $"Run only the steps whose name contains one of these words (steps: {string.Join(", ", BenchSuite.Steps)})",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var cmd = new Command("bench", "Time FastPT's batch operations against the live kernel and a bare load+store pass over the same tables.")
         {
-            json, quick, reps, noKernel,
+            json, quick, reps, noKernel, only,
         };
         cmd.SetAction(parse =>
         {
@@ -35,6 +40,17 @@ internal static class BenchCommand
                 o = o with { Repetitions = r.Value };
             if (parse.GetValue(noKernel))
                 o = o with { Kernel = false };
+            string[] steps = parse.GetValue(only) ?? [];
+            if (steps.Length > 0)
+            {
+                string[] unknown = [.. steps.Where(w => !BenchSuite.Steps.Any(s => s.Contains(w, StringComparison.OrdinalIgnoreCase)))];
+                if (unknown.Length > 0)
+                {
+                    Console.Error.WriteLine($"--only {string.Join(' ', unknown)} matches no step; use part of one of: {string.Join(", ", BenchSuite.Steps)}");
+                    return 2;
+                }
+                o = o with { Only = steps };
+            }
             try
             {
                 _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here, before any work

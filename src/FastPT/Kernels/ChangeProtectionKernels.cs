@@ -32,6 +32,23 @@ public static unsafe class ChangeProtectionKernels
         };
     }
 
+    /// <summary>
+    /// As <see cref="Apply{TMode}(KernelIsa, ulong*, int, in ChangeProtectionParams, Span{ulong})"/> with a memo
+    /// kept across runs of one operation (same params): uniform vectors take a compare-and-blend path.
+    /// </summary>
+    internal static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
+        where TMode : struct, ITableWriteMode
+    {
+        System.Diagnostics.Debug.Assert(count >= 0 && count <= 512 && flush.Length >= (count + 63) / 64);
+        return isa switch
+        {
+            KernelIsa.Avx512 => ChangeProtectionVector512.Apply<TMode>(entries, count, p, flush, ref memo),
+            KernelIsa.Avx2 => ChangeProtectionVector256.Apply<TMode>(entries, count, p, flush, ref memo),
+            KernelIsa.V128 => ChangeProtectionVector128.Apply<TMode>(entries, count, p, flush, ref memo),
+            _ => ChangeProtectionScalar.Apply<TMode>(entries, count, p, flush),
+        };
+    }
+
     /// <summary>The scalar reference loop, exclusive tables.</summary>
     public static long Scalar(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
         ChangeProtectionScalar.Apply<ExclusiveTables>(entries, count, p, flush);

@@ -12,6 +12,7 @@ public unsafe struct ChangeProtectionOp : ILeafOp
     private readonly ChangeProtectionParams _p;
     private readonly bool _splitHuge;
     private readonly bool _shared;
+    private ChangeProtectionMemo _memo; // the last uniform pattern, reused by the next runs of this walk
 
     /// <param name="splitHuge">pgtable_split_needed: uffd-wp of a file mapping splits huge leaves.</param>
     /// <param name="sharedTables">Translations run concurrently: leaf changes are compare-exchanges (see <see cref="SharedTables"/>).</param>
@@ -28,10 +29,10 @@ public unsafe struct ChangeProtectionOp : ILeafOp
 
     public readonly bool SplitCoveredHuge(ulong entry, int level) => _splitHuge;
 
-    public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
+    public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
         changed += _shared
             ? ChangeProtectionKernels.ApplyShared(entries, count, _p, flush)
-            : ChangeProtectionKernels.Apply(entries, count, _p, flush);
+            : ChangeProtectionKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, flush, ref _memo);
 
     public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
     {

@@ -13,6 +13,11 @@ internal static unsafe class ChangeProtectionScalar
         where TMode : struct, ITableWriteMode =>
         Range<TMode>(entries, 0, count, p, flush);
 
+    /// <summary>The narrowest vector kernel's fallback: the memo is only for vectors, so it is ignored.</summary>
+    public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
+        where TMode : struct, ITableWriteMode =>
+        Range<TMode>(entries, 0, count, p, flush);
+
     /// <summary>Entries [from, to) of the run; flush bits are indexed from <paramref name="entries"/>.</summary>
     public static long Range<TMode>(ulong* entries, int from, int to, in ChangeProtectionParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode

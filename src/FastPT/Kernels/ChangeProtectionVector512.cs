@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ChangeProtectionVector256;
 using Vec = System.Runtime.Intrinsics.Vector512;
@@ -8,11 +10,13 @@ using VecU = System.Runtime.Intrinsics.Vector512<ulong>;
 namespace FastPT.Kernels;
 
 /// <summary>
-/// change_protection over a run of PTEs, one vector of entries per step. Every entry kind
-/// (present, none, marker, swap incl. the writable migration / device types) is a lane
-/// select, so the exclusive loop makes no calls and keeps its constants in registers. Runs shorter than a vector
-/// go to the next narrower kernel; the last partial vector overlaps its predecessor with
-/// the lanes already done masked off (the rule is not idempotent, nor is its count).
+/// change_protection over a run of PTEs, one vector of entries per step. Uniform vectors
+/// (all lanes matching the op's <see cref="ChangeProtectionMemo"/>) take a compare-and-blend
+/// loop; the general path handles every entry kind (present, none, marker, swap incl. the
+/// writable migration / device types) as lane selects, without calls, its constants in
+/// registers. Runs shorter than a vector go to the next narrower kernel; the last partial
+/// vector overlaps its predecessor with the lanes already done masked off (the rule is not
+/// idempotent, nor is its count).
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class ChangeProtectionVector512
@@ -20,10 +24,49 @@ internal static unsafe class ChangeProtectionVector512
     public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
+        var memo = default(ChangeProtectionMemo);
+        return Apply<TMode>(entries, count, p, flush, ref memo);
+    }
+
+    /// <summary>
+    /// As above with a memo that outlives the call (the op's): vectors whose lanes all match
+    /// it take the fast loop; a uniform vector that does not match becomes the new memo.
+    /// </summary>
+    public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
+        where TMode : struct, ITableWriteMode
+    {
         int n = VecU.Count;
         if (count < n)
-            return Narrower.Apply<TMode>(entries, count, p, flush);
+            return Narrower.Apply<TMode>(entries, count, p, flush, ref memo);
+        if (flush.Length < (count + 63) >> 6)
+            throw new ArgumentException($"flush holds {flush.Length} words but the run has {count} entries; pass (count + 63) / 64 words", nameof(flush));
+        ref ulong flushWords = ref MemoryMarshal.GetReference(flush);
+        long changed = 0;
+        int i = 0;
+        while (i < count)
+        {
+            if (!TMode.Shared && memo.Valid)
+            {
+                i = MemoRun(entries, i, count - n, ref flushWords, memo, ref changed);
+                if (i == count)
+                    break;
+            }
+            i = General<TMode>(entries, i, count, p, flush, ref memo, ref changed);
+        }
+        return changed;
+    }
 
+    /// <summary>
+    /// Every entry kind in lanes, from vector <paramref name="i"/> to the end of the run, or
+    /// until a uniform vector became the memo (then the fast loop takes over). Returns where
+    /// it stopped. Its own method, so the fast path never pays for its thirty constants.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int General<TMode>(ulong* entries, int i, int count, in ChangeProtectionParams p, Span<ulong> flush,
+        ref ChangeProtectionMemo memo, ref long changed)
+        where TMode : struct, ITableWriteMode
+    {
+        int n = VecU.Count;
         bool protect = p.Protect, resolve = p.Resolve, markers = p.Protect && p.UseMarkers;
         bool tryWritable = p.TryWritable && p.VmaWritable, vmaUffdWp = p.VmaUffdWp;
         bool newHasWrite = (p.NewProt & Pte.Writable) != 0, newHasPresent = (p.NewProt & Pte.Present) != 0;
@@ -56,9 +99,7 @@ internal static unsafe class ChangeProtectionVector512
         VecU flushOnChange = Vec.Create((Pte.PfnMask & ~Pte.PatLarge) | FlushRules.FlushOnChange | FlushRules.UnknownBits);
         VecU flushOnClear = Vec.Create(FlushRules.FlushOnClear);
 
-        long changed = 0;
         VecU active = ones;
-        int i = 0;
         while (true)
         {
             if (i > count - n)
@@ -173,9 +214,89 @@ internal static unsafe class ChangeProtectionVector512
             }
             changed += BitOperations.PopCount(countedBits);
             KernelBits.Or(flush, i, flushBits);
+            if (!TMode.Shared && active == ones)
+            {
+                // A uniform vector with a new pattern: memoise it for the vectors that follow.
+                ulong e0 = old.ToScalar();
+                ulong like = (e0 & Pte.Present) != 0 && newHasPresent ? ~ChangeProtectionMemo.PresentPassBits : ~0UL;
+                ChangeProtectionMemo candidate;
+                if (Vec.EqualsAll(old & Vec.Create(like), Vec.Create(e0 & like))
+                    && Vec.EqualsAll(old & Vec.Create((candidate = ChangeProtectionMemo.For(e0, p)).Mask), Vec.Create(candidate.Value)))
+                {
+                    memo = candidate;
+                    return i + n;
+                }
+            }
             i += n;
         }
-        return changed;
+        return i;
+    }
+
+    /// <summary>
+    /// The fast loop: whole vectors from <paramref name="i"/> (a multiple of the width) while
+    /// every lane matches the memo; returns where it stopped. Its own method, so its few
+    /// vectors stay in registers instead of competing with the general path's thirty.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int MemoRun(ulong* entries, int i, int last, ref ulong flushWords, in ChangeProtectionMemo memo, ref long changed)
+    {
+        int n = VecU.Count;
+        VecU mask = Vec.Create(memo.Mask), value = Vec.Create(memo.Value);
+        int start = i;
+        if (memo.Writes)
+        {
+            VecU pass = Vec.Create(memo.Pass), outBits = Vec.Create(memo.Out);
+            // Four vectors per test: a lane matches iff (e ^ Value) & Mask == 0 (Value lies
+            // inside Mask), so one OR of four such terms and one branch cover 4n entries.
+            for (; i <= last - 3 * n; i += 4 * n)
+            {
+                VecU a = Vec.Load(entries + i), b = Vec.Load(entries + i + n);
+                VecU c = Vec.Load(entries + i + 2 * n), d = Vec.Load(entries + i + 3 * n);
+                VecU miss = ((a ^ value) & mask) | ((b ^ value) & mask) | ((c ^ value) & mask) | ((d ^ value) & mask);
+                if (miss != VecU.Zero)
+                    break;
+                Vec.Store((a & pass) | outBits, entries + i);
+                Vec.Store((b & pass) | outBits, entries + i + n);
+                Vec.Store((c & pass) | outBits, entries + i + 2 * n);
+                Vec.Store((d & pass) | outBits, entries + i + 3 * n);
+            }
+            for (; i <= last; i += n)
+            {
+                VecU a = Vec.Load(entries + i);
+                if (!Vec.EqualsAll(a & mask, value))
+                    break;
+                Vec.Store((a & pass) | outBits, entries + i);
+            }
+        }
+        else
+        {
+            for (; i <= last; i += n)
+            {
+                if (!Vec.EqualsAll(Vec.Load(entries + i) & mask, value))
+                    break;
+            }
+        }
+        if (memo.Counted)
+            changed += i - start;
+        if (memo.Flush && i > start)
+            SetBits(ref flushWords, start, i);
+        return i;
+    }
+
+    /// <summary>Sets bits [from, to) of a bit mask (from &lt; to).</summary>
+    private static void SetBits(ref ulong words, int from, int to)
+    {
+        int w = from >> 6, wEnd = (to - 1) >> 6;
+        ulong head = ulong.MaxValue << (from & 63), tail = ulong.MaxValue >> (63 - ((to - 1) & 63));
+        if (w == wEnd)
+        {
+            Unsafe.Add(ref words, w) |= head & tail;
+            return;
+        }
+        Unsafe.Add(ref words, w) |= head;
+        for (w++; w < wEnd; w++)
+            Unsafe.Add(ref words, w) = ulong.MaxValue;
+        Unsafe.Add(ref words, wEnd) |= tail;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

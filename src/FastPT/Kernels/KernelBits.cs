@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FastPT.Kernels;
 
@@ -16,6 +18,39 @@ internal static class KernelBits
         // A tail vector that overlaps its predecessor may start unaligned and straddle two words.
         if (shift != 0 && (bits >> (64 - shift)) != 0)
             mask[(start >> 6) + 1] |= bits >> (64 - shift);
+    }
+
+    /// <summary>The low byte of each lane (all below 256), packed: one vpmovqb where AVX-512 has it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong LowBytes(Vector512<ulong> v)
+    {
+        if (Avx512F.IsSupported)
+            return Avx512F.ConvertToVector128Byte(v).AsUInt64().ToScalar();
+        var words = Vector512.Narrow(v, v);
+        var halves = Vector512.Narrow(words, words);
+        return Vector512.Narrow(halves, halves).AsUInt64().ToScalar();
+    }
+
+    /// <inheritdoc cref="LowBytes(Vector512{ulong})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong LowBytes(Vector256<ulong> v)
+    {
+        if (Avx512F.VL.IsSupported)
+            return Avx512F.VL.ConvertToVector128Byte(v).AsUInt64().ToScalar();
+        var words = Vector256.Narrow(v, v);
+        var halves = Vector256.Narrow(words, words);
+        return Vector256.Narrow(halves, halves).AsUInt64().ToScalar();
+    }
+
+    /// <inheritdoc cref="LowBytes(Vector512{ulong})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong LowBytes(Vector128<ulong> v)
+    {
+        if (Avx512F.VL.IsSupported)
+            return Avx512F.VL.ConvertToVector128Byte(v).AsUInt64().ToScalar();
+        var words = Vector128.Narrow(v, v);
+        var halves = Vector128.Narrow(words, words);
+        return Vector128.Narrow(halves, halves).AsUInt64().ToScalar();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -2,6 +2,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ScanVector128;
 using Vec = System.Runtime.Intrinsics.Vector256;
@@ -42,6 +43,11 @@ internal static unsafe class ScanVector256
         VecU dirty = Vec.Create(Pte.Dirty);
         VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
         VecU catPresent = Vec.Create((ulong)PageCategories.Present);
+        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
+        ulong laneBytes = 0x0101010101010101UL >> (64 - 8 * n); // one 1 per lane's byte
+        ulong presentBytes = laneBytes * (ulong)(p.VmaCategories | PageCategories.Present);
+        ulong writtenBytes = laneBytes * (ulong)PageCategories.Written, softDirtyBytes = laneBytes * (ulong)PageCategories.SoftDirty;
+        VecU presentCategories = Vec.Create((ulong)(p.VmaCategories | PageCategories.Present));
         VecU catWritten = Vec.Create((ulong)PageCategories.Written);
         VecU catSwapped = Vec.Create((ulong)PageCategories.Swapped);
         VecU catSoftDirty = Vec.Create((ulong)PageCategories.SoftDirty);
@@ -62,6 +68,46 @@ internal static unsafe class ScanVector256
             }
             ulong* at = entries + i;
             VecU old = Vec.Load(at);
+            if (done == 0 && Vec.EqualsAll(old & present, present))
+            {
+                // Every lane present with P=1 (the usual table): two bit tests decide the
+                // categories; no swap, marker or none logic.
+                VecU w = Vec.Equals(old & uffdWp, zero);
+                VecU sd = ~Vec.Equals(old & softDirty, zero);
+                ulong wBits = Vec.ExtractMostSignificantBits(w);
+                if (Bmi2.X64.IsSupported)
+                {
+                    // Category bytes straight from the lane masks: pdep spreads bit k to byte k.
+                    StorePacked(presentBytes | Bmi2.X64.ParallelBitDeposit(wBits, writtenBytes)
+                        | Bmi2.X64.ParallelBitDeposit(Vec.ExtractMostSignificantBits(sd), softDirtyBytes), categories + i);
+                }
+                else
+                {
+                    StoreBytes(presentCategories | (w & catWritten) | (sd & catSoftDirty), categories + i);
+                }
+                if (writeProtect && wBits != 0)
+                {
+                    VecU m = Vec.AndNot(old | uffdWp, writable);
+                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
+                    VecU v = Vec.ConditionalSelect(w, m, old);
+                    // pte_needs_flush for a P=1 entry that pte_mkuffd_wp changed: only RW (cleared)
+                    // and D (moved to saved-dirty) are hardware bits that change.
+                    ulong fBits = Vec.ExtractMostSignificantBits(w & ~Vec.Equals(old & writableOrDirty, zero));
+                    if (!TMode.Shared)
+                    {
+                        Vec.Store(v, at);
+                        flush[i >> 6] |= fBits << (i & 63); // i is a multiple of n here: one word
+                    }
+                    else
+                    {
+                        written += CommitShared<TMode>(at, old, v, ref wBits, ref fBits, p, categories, i, flush);
+                        KernelBits.Or(flush, i, fBits);
+                    }
+                }
+                written += BitOperations.PopCount(wBits);
+                i += n;
+                continue;
+            }
             VecU isPresent = ~Vec.Equals(old & presentOrProtNone, zero);
             VecU isNone = Vec.Equals(old & notGarbage, zero);
             VecU swapFormat = ~(isPresent | isNone);
@@ -95,27 +141,9 @@ internal static unsafe class ScanVector256
                     & ~Vec.Equals(old & present, zero);
                 ulong flushBits = Vec.ExtractMostSignificantBits(needs);
                 if (!TMode.Shared)
-                {
                     Vec.Store(v, at);
-                }
                 else
-                {
-                    ulong changedBits = Vec.ExtractMostSignificantBits(~Vec.Equals(v, old));
-                    while (changedBits != 0)
-                    {
-                        int lane = BitOperations.TrailingZeroCount(changedBits);
-                        changedBits &= changedBits - 1;
-                        ulong seen = old[lane];
-                        ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
-                        if (now == seen)
-                            continue;
-                        // A walker set A/D since the load: redo this entry (and its category) from what is there now.
-                        ulong bit = 1UL << lane;
-                        writtenBits &= ~bit;
-                        flushBits &= ~bit;
-                        written += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, i + lane, flush);
-                    }
-                }
+                    written += CommitShared<TMode>(at, old, v, ref writtenBits, ref flushBits, p, categories, i, flush);
                 KernelBits.Or(flush, i, flushBits);
             }
             written += BitOperations.PopCount(writtenBits);
@@ -124,14 +152,50 @@ internal static unsafe class ScanVector256
         return written;
     }
 
+    /// <summary>
+    /// Shared tables: compare-exchange each changed lane against the value read; a lane that
+    /// lost (a walker set A/D since the load) is redone from what is there now, category
+    /// included, and leaves the vector's bit masks. Returns the redone lanes' written count.
+    /// </summary>
+    private static long CommitShared<TMode>(ulong* at, VecU old, VecU v, ref ulong writtenBits, ref ulong flushBits,
+        in ScanParams p, byte* categories, int i, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode
+    {
+        long written = 0;
+        ulong changedBits = Vec.ExtractMostSignificantBits(~Vec.Equals(v, old));
+        while (changedBits != 0)
+        {
+            int lane = BitOperations.TrailingZeroCount(changedBits);
+            changedBits &= changedBits - 1;
+            ulong seen = old[lane];
+            ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
+            if (now == seen)
+                continue;
+            ulong bit = 1UL << lane;
+            writtenBits &= ~bit;
+            flushBits &= ~bit;
+            written += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, i + lane, flush);
+        }
+        return written;
+    }
+
+    /// <summary>Stores the low byte of <paramref name="packed"/> for each lane, lane 0 first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StorePacked(ulong packed, byte* to)
+    {
+        if (VecU.Count == 8)
+            Unsafe.WriteUnaligned(to, packed);
+        else if (VecU.Count == 4)
+            Unsafe.WriteUnaligned(to, (uint)packed);
+        else
+            Unsafe.WriteUnaligned(to, (ushort)packed);
+    }
+
     /// <summary>Narrows lanes (each below 256) to bytes and stores one byte per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreBytes(VecU cats, byte* to)
     {
-        var words = Vec.Narrow(cats, cats);
-        var halves = Vec.Narrow(words, words);
-        var bytes = Vec.Narrow(halves, halves);
-        ulong packed = bytes.AsUInt64().ToScalar();
+        ulong packed = KernelBits.LowBytes(cats);
         if (VecU.Count == 8)
             Unsafe.WriteUnaligned(to, packed);
         else if (VecU.Count == 4)

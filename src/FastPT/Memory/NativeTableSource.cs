@@ -5,15 +5,19 @@ namespace FastPT.Memory;
 /// <summary>
 /// The default table source: tables are blocks from NativeMemory.AlignedAlloc and their
 /// "physical address" is the host address itself, so entries hold pointers. Tables are
-/// reserved in chunks and recycled through a free list, so walks rarely call the allocator.
+/// reserved in chunks, touched (zeroed) when reserved so a walk never takes a host page fault
+/// on a fresh table, and recycled through a free list, so walks rarely call the allocator.
 /// </summary>
 public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 {
-    private const int TablesPerChunk = 64;
+    private const int MinTablesPerChunk = 64;
+    private const int MaxTablesPerChunk = 512; // 2 MiB
     private readonly List<nint> _chunks = [];
-    private readonly Stack<ulong> _free = new();
+    private readonly Stack<ulong> _free = new();      // returned tables: contents unknown
+    private readonly Stack<ulong> _freshZero = new(); // never handed out since their chunk was zeroed
     private readonly long _limit;
     private long _inUse;
+    private long _reserved;
 
     /// <param name="maxTables">Tables this source may have in use at once (0 = no limit).</param>
     public NativeTableSource(long maxTables = 0) => _limit = maxTables;
@@ -21,17 +25,29 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
     public long TablesInUse => _inUse;
 
     /// <summary>Tables reserved from the system, in use or free.</summary>
-    public long TablesReserved => (long)_chunks.Count * TablesPerChunk;
+    public long TablesReserved => _reserved;
+
+    /// <summary>Tables that can be handed out without another system allocation.</summary>
+    public long TablesFree => _free.Count + _freshZero.Count;
 
     public bool TryAllocate(out ulong physical)
     {
         physical = 0;
         if (_limit != 0 && _inUse >= _limit)
             return false;
-        if (_free.Count == 0 && !Reserve())
+        if (_free.Count > 0)
+        {
+            physical = _free.Pop();
+            NativeMemory.Clear((void*)physical, 4096);
+        }
+        else if (_freshZero.Count > 0 || ReserveChunk(MinTablesPerChunk))
+        {
+            physical = _freshZero.Pop(); // zeroed when its chunk was reserved
+        }
+        else
+        {
             return false;
-        physical = _free.Pop();
-        NativeMemory.Clear((void*)physical, 4096);
+        }
         _inUse++;
         return true;
     }
@@ -44,20 +60,43 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
         _inUse--;
     }
 
-    private bool Reserve()
+    /// <summary>
+    /// Makes at least <paramref name="tables"/> tables (capped at what the limit still allows)
+    /// available without further system allocation, in chunks of up to 2 MiB whose memory is
+    /// touched now: call it before a walk that will allocate many tables (e.g. markers over a
+    /// large empty range) so the walk pays neither malloc nor first-touch page faults.
+    /// Returns false if the system refused memory (what was reserved stays usable).
+    /// </summary>
+    public bool Reserve(long tables)
+    {
+        if (tables < 0)
+            throw new ArgumentOutOfRangeException(nameof(tables), tables, "a table count cannot be negative");
+        if (_limit != 0)
+            tables = Math.Min(tables, _limit - _inUse);
+        while (TablesFree < tables)
+        {
+            if (!ReserveChunk((int)Math.Clamp(tables - TablesFree, MinTablesPerChunk, MaxTablesPerChunk)))
+                return false;
+        }
+        return true;
+    }
+
+    private bool ReserveChunk(int count)
     {
         void* chunk;
         try
         {
-            chunk = NativeMemory.AlignedAlloc(TablesPerChunk * 4096, 4096);
+            chunk = NativeMemory.AlignedAlloc((nuint)count * 4096, 4096);
         }
         catch (OutOfMemoryException)
         {
             return false;
         }
+        NativeMemory.Clear(chunk, (nuint)count * 4096); // first touch here, not in a walk
         _chunks.Add((nint)chunk);
-        for (int i = TablesPerChunk - 1; i >= 0; i--)
-            _free.Push((ulong)chunk + (ulong)i * 4096);
+        _reserved += count;
+        for (int i = count - 1; i >= 0; i--)
+            _freshZero.Push((ulong)chunk + (ulong)i * 4096);
         return true;
     }
 
@@ -67,6 +106,8 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
             NativeMemory.AlignedFree((void*)chunk);
         _chunks.Clear();
         _free.Clear();
+        _freshZero.Clear();
         _inUse = 0;
+        _reserved = 0;
     }
 }

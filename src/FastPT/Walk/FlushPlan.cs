@@ -50,16 +50,62 @@ public sealed class FlushPlan
         for (int w = 0; w < mask.Length; w++)
         {
             ulong bits = mask[w];
-            while (bits != 0)
+            if (bits == ulong.MaxValue && (_count == 0 || _ranges[_count - 1].Start <= va + ((ulong)(w + 1) << 18)))
             {
-                int first = System.Numerics.BitOperations.TrailingZeroCount(bits);
-                int run = System.Numerics.BitOperations.TrailingZeroCount(~(bits >> first));
-                if (first + run >= 64)
-                    run = 64 - first;
-                ulong page = (ulong)(w * 64 + first);
-                Add(va + (page << 12), va + ((page + (ulong)run) << 12));
-                bits &= run == 64 ? 0 : ~(((1UL << run) - 1) << first);
+                // Whole words of flushes (a protect of a present table): one Add for the lot,
+                // the same range the per-word Adds would have merged into (unless the last
+                // range lies above this word, where per-word Adds would not merge with it).
+                int to = w + 1;
+                while (to < mask.Length && mask[to] == ulong.MaxValue)
+                    to++;
+                Add(va + ((ulong)w << 18), va + ((ulong)to << 18));
+                w = to - 1;
+                continue;
             }
+            if (bits == 0)
+                continue;
+            if (bits == ulong.MaxValue)
+            {
+                Add(va + ((ulong)w << 18), va + ((ulong)(w + 1) << 18));
+                continue;
+            }
+            // Runs inside one word are separated by clear bits, so usually only the word's first
+            // run can touch the last range (merge test in Add); the others are appended directly.
+            if (_ranges.Length - _count < 33)
+                Array.Resize(ref _ranges, Math.Max(_ranges.Length * 2, _count + 33));
+            ref FlushRange slot = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(_ranges);
+            ulong wordVa = va + ((ulong)w << 18);
+            // First and last bit of every run; walking both masks with tzcnt/blsr keeps the
+            // loop's dependency chain to one instruction per run.
+            ulong starts = bits & ~(bits << 1), lasts = bits & ~(bits >> 1);
+            Add(wordVa + ((ulong)System.Numerics.BitOperations.TrailingZeroCount(starts) << 12),
+                wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12));
+            starts &= starts - 1;
+            lasts &= lasts - 1;
+            int count = _count; // in registers: no store-to-load chain through the fields per run
+            ulong lastEnd = System.Runtime.CompilerServices.Unsafe.Add(ref slot, count - 1).End;
+            while (starts != 0)
+            {
+                ulong s = wordVa + ((ulong)System.Numerics.BitOperations.TrailingZeroCount(starts) << 12);
+                ulong e = wordVa + ((ulong)(System.Numerics.BitOperations.TrailingZeroCount(lasts) + 1) << 12);
+                if (s > lastEnd)
+                {
+                    System.Runtime.CompilerServices.Unsafe.Add(ref slot, count++) = new FlushRange(s, e);
+                    lastEnd = e;
+                }
+                else
+                {
+                    // The last range reaches past this run only if it was there before (merged
+                    // with the word's first run, or lying above it): the general Add decides.
+                    _count = count;
+                    Add(s, e);
+                    count = _count;
+                    lastEnd = System.Runtime.CompilerServices.Unsafe.Add(ref slot, count - 1).End;
+                }
+                starts &= starts - 1;
+                lasts &= lasts - 1;
+            }
+            _count = count;
         }
     }
 

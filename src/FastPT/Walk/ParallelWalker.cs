@@ -15,7 +15,9 @@ namespace FastPT.Walk;
 /// that populates, huge leaves it may split); if so, one serial structure-only walk
 /// allocates and splits exactly as the full walk would, and only then do the workers run,
 /// finding every table in place. Ops that free tables (zap) run single-threaded. Op state
-/// is not merged back: ops must write results through pointers to disjoint places.
+/// is not merged back: ops must write results through pointers to disjoint places. The
+/// chunks run on <see cref="WalkWorkers"/> (the caller takes chunk 0), so a parallel walk
+/// allocates nothing once its thread's job and the workers exist.
 /// </para>
 /// </summary>
 public static unsafe class ParallelWalker
@@ -54,39 +56,48 @@ public static unsafe class ParallelWalker
             }
         }
 
-        ulong[] bounds = Chunk(space, start, limit, degree);
-        int chunks = bounds.Length - 1;
-        var results = new WalkResult[chunks];
-        var plans = new FlushPlan?[chunks];
-        TOp copy = op;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = degree }, k =>
+        var job = ChunkJob<TOp>.For(degree);
+        int chunks = Chunk(space, start, limit, degree, job.Bounds);
+        job.Space = space;
+        job.Op = op;
+        job.WithFlush = flush != null;
+        try
         {
-            TOp local = copy; // one op value per chunk
-            plans[k] = flush == null ? null : new FlushPlan();
-            results[k] = RangeWalker.Walk(space, bounds[k], bounds[k + 1], ref local, plans[k]);
-        });
+            if (!WalkWorkers.TryRun(job, chunks))
+            {
+                // Another parallel walk holds the workers: same chunks, one after another.
+                for (int k = 0; k < chunks; k++)
+                    job.Run(k);
+            }
+        }
+        finally
+        {
+            job.Space = null!; // the cached job must not keep the address space alive
+            job.Op = default;
+        }
 
         long changed = 0;
         int freed = 0;
         for (int k = 0; k < chunks; k++)
         {
-            var r = results[k];
+            var r = job.Results[k];
             System.Diagnostics.Debug.Assert(r.Complete && r.TablesAllocated == 0, "tables were made serially before the parallel pass");
             changed += r.EntriesChanged;
             allocated += r.TablesAllocated;
             freed += r.TablesFreed;
             splits += r.HugeSplits;
             if (flush != null)
-                foreach (var range in plans[k]!.Ranges)
+                foreach (var range in job.Plans[k].Ranges)
                     flush.Add(range.Start, range.End);
         }
         return new WalkResult(status, limit, changed, allocated, freed, splits);
     }
 
-    /// <summary>Chunk boundaries on pmd boundaries, never inside a 1 GiB leaf.</summary>
-    private static ulong[] Chunk(AddressSpace space, ulong start, ulong end, int degree)
+    /// <summary>Chunk boundaries on pmd boundaries, never inside a 1 GiB leaf, into <paramref name="b"/>; returns the chunk count.</summary>
+    private static int Chunk(AddressSpace space, ulong start, ulong end, int degree, ulong[] b)
     {
-        var b = new List<ulong>(degree + 1) { start };
+        int n = 0;
+        b[n++] = start;
         ulong step = ((end - start) / (ulong)degree + Pmd - 1) & ~(Pmd - 1);
         for (int k = 1; k < degree; k++)
         {
@@ -94,11 +105,11 @@ public static unsafe class ParallelWalker
             ulong* pud = space.TryGetEntry(at, 3);
             if (pud != null && !LinuxPte.IsNone(*pud) && ((*pud & Pte.Present) == 0 || (*pud & Pte.PageSize) != 0))
                 at = (at + Pud - 1) & ~(Pud - 1);
-            if (at > b[^1] && at < end)
-                b.Add(at);
+            if (at > b[n - 1] && at < end)
+                b[n++] = at;
         }
-        b.Add(end);
-        return [.. b];
+        b[n] = end;
+        return n;
     }
 
     /// <summary>

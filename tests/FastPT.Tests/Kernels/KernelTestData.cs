@@ -74,10 +74,10 @@ internal static class KernelTestData
         }
     }
 
-    /// <summary>A run where every entry has the same kind, so the all-present / all-none fast paths run.</summary>
+    /// <summary>A run where every entry has the same kind (or at least P=1), so the all-present / all-none / memo fast paths run.</summary>
     public static void Fill(Random r, Span<ulong> span)
     {
-        int mode = r.Next(5);
+        int mode = r.Next(6);
         ulong one = Entry(r);
         for (int i = 0; i < span.Length; i++)
         {
@@ -86,6 +86,8 @@ internal static class KernelTestData
                 0 => (one & ~Pte.PfnMask) | ((ulong)i << 12) | Pte.Present,
                 1 => r.Next(16) == 0 ? Entry(r) : 0,
                 2 => r.Next(16) == 0 ? Entry(r) : PteMarker.UffdWp,
+                3 => (ulong)r.NextInt64() | ((ulong)r.Next(2) << 63) | Pte.Present, // every lane P=1, bits mixed per lane
+
                 _ => Entry(r),
             };
         }

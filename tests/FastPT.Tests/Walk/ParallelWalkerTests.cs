@@ -135,4 +135,64 @@ public unsafe class ParallelWalkerTests
         Assert.True(r.Complete);
         Assert.Throws<ArgumentException>(() => ParallelWalker.Walk(s, Base + 1, Base + (2UL << 20), ref op));
     }
+
+    [Fact]
+    public void AWarmParallelWalkAllocatesNothingOnTheCallingThread()
+    {
+        using var t = new NativeTableSource();
+        using var s = Build(t, 5);
+        var flush = new FlushPlan();
+        var protect = new ChangeProtectionOp(ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false), false);
+        var unprotect = new ChangeProtectionOp(ChangeProtectionParams.UffdUnprotect(PgProt.Shared), false);
+        for (int i = 0; i < 3; i++) // warm: workers, this thread's job, flush plan capacity, JIT
+        {
+            flush.Clear();
+            ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref protect, flush, degreeOfParallelism: 2);
+            flush.Clear();
+            ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref unprotect, flush, degreeOfParallelism: 2);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long changed = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            flush.Clear();
+            changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref protect, flush, degreeOfParallelism: 2).EntriesChanged;
+            flush.Clear();
+            changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref unprotect, flush, degreeOfParallelism: 2).EntriesChanged;
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(changed > 0);
+    }
+
+    [Fact]
+    public void ConcurrentParallelWalksOfDisjointSpacesMatchSerialWalks()
+    {
+        // Two callers at once: one gets the workers, the other runs its chunks itself; both
+        // must end exactly as a single-threaded walk would.
+        using var ta = new NativeTableSource();
+        using var tb = new NativeTableSource();
+        using var tc = new NativeTableSource();
+        using var td = new NativeTableSource();
+        using var a = Build(ta, 7);
+        using var b = Build(tb, 7);
+        using var c = Build(tc, 8);
+        using var d = Build(td, 8);
+        var p = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false);
+        var results = new WalkResult[2];
+        Parallel.Invoke(
+            () => { var op = new ChangeProtectionOp(p, false); for (int i = 0; i < 20; i++) results[0] = ParallelWalker.Walk(a, Base, Base + (1UL << 30), ref op, null, 2); },
+            () => { var op = new ChangeProtectionOp(p, false); for (int i = 0; i < 20; i++) results[1] = ParallelWalker.Walk(c, Base, Base + (1UL << 30), ref op, null, 2); });
+        var ob = new ChangeProtectionOp(p, false);
+        var od = new ChangeProtectionOp(p, false);
+        WalkResult rb = default, rd = default;
+        for (int i = 0; i < 20; i++)
+        {
+            rb = RangeWalker.Walk(b, Base, Base + (1UL << 30), ref ob);
+            rd = RangeWalker.Walk(d, Base, Base + (1UL << 30), ref od);
+        }
+        Assert.Equal(rb, results[0]);
+        Assert.Equal(rd, results[1]);
+        AssertSame(a, b);
+        AssertSame(c, d);
+    }
 }
