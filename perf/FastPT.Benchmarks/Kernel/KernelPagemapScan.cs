@@ -1,3 +1,4 @@
+using FastPT.Kernels;
 using FastPT.Linux;
 using FastPT.Linux.Interop;
 
@@ -52,7 +53,7 @@ public sealed unsafe class KernelPagemapScan : IDisposable
             var arg = new PmScanArg
             {
                 Flags = PagemapScan.FlagWpMatching, Start = start, End = end,
-                CategoryMask = PagemapScan.IsWritten, ReturnMask = PagemapScan.IsWritten,
+                CategoryMask = PageCategories.Written, ReturnMask = PageCategories.Written,
             };
             int n = PagemapScan.Scan(_pagemap, ref arg, _regions);
             for (int i = 0; i < n; i++)
