@@ -56,14 +56,12 @@ internal static unsafe class ChangeProtectionScalar
             ulong v = ChangeProtectionRule.Apply(seen, p, out bool counted);
             if (v == seen)
                 return counted ? 1 : 0;
-            ulong now = Interlocked.CompareExchange(ref *slot, v, seen);
-            if (now == seen)
+            if (TableWrite.TryCommit<SharedTables>(slot, v, ref seen))
             {
                 if (FlushRules.NeedsFlush(seen, v))
                     KernelBits.Set(flush, index);
                 return counted ? 1 : 0;
             }
-            seen = now;
         }
     }
 }

@@ -25,19 +25,8 @@ internal static unsafe class ScanScalar
             ulong v = ScanRule.Apply(seen, p, out var c);
             if (v != seen)
             {
-                if (TMode.Shared)
-                {
-                    ulong now = Interlocked.CompareExchange(ref *slot, v, seen);
-                    if (now != seen)
-                    {
-                        seen = now;
-                        continue;
-                    }
-                }
-                else
-                {
-                    *slot = v;
-                }
+                if (!TableWrite.TryCommit<TMode>(slot, v, ref seen))
+                    continue;
                 if (FlushRules.NeedsFlush(seen, v))
                     KernelBits.Set(flush, index);
             }

@@ -24,3 +24,28 @@ public readonly struct SharedTables : ITableWriteMode
 {
     public static bool Shared => true;
 }
+
+/// <summary>The one place a kernel's scalar path commits a changed entry in either mode.</summary>
+public static unsafe class TableWrite
+{
+    /// <summary>
+    /// Writes <paramref name="value"/> over the entry last read as <paramref name="seen"/>: a
+    /// plain store for exclusive tables; for shared ones a compare-exchange that fails (and
+    /// updates <paramref name="seen"/> to what is there now) when a walker set A/D meanwhile,
+    /// so the caller re-applies its rule and no concurrently set bit is lost.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static bool TryCommit<TMode>(ulong* slot, ulong value, ref ulong seen) where TMode : struct, ITableWriteMode
+    {
+        if (!TMode.Shared)
+        {
+            *slot = value;
+            return true;
+        }
+        ulong now = Interlocked.CompareExchange(ref *slot, value, seen);
+        if (now == seen)
+            return true;
+        seen = now;
+        return false;
+    }
+}

@@ -25,19 +25,8 @@ internal static unsafe class ZapScalar
             ulong v = ZapRule.Apply(seen, p, out bool unmapped);
             if (v != seen)
             {
-                if (TMode.Shared)
-                {
-                    ulong now = Interlocked.CompareExchange(ref *slot, v, seen);
-                    if (now != seen)
-                    {
-                        seen = now;
-                        continue;
-                    }
-                }
-                else
-                {
-                    *slot = v;
-                }
+                if (!TableWrite.TryCommit<TMode>(slot, v, ref seen))
+                    continue;
             }
             if (unmapped)
                 KernelBits.Set(flush, index);
