@@ -1,36 +1,13 @@
 using FastPT.Scenarios.Backends;
-using FastPT.Scenarios.Running;
 
 namespace FastPT.Scenarios.Tests.Goldens;
 
 /// <summary>The engine must print each golden report the live kernel recorded, byte for byte.</summary>
 public sealed class GoldenEngineTests
 {
-    public static TheoryData<string> Names() => new(
-        Directory.GetFiles(TestPaths.Scenarios, "*.script").Select(p => Path.GetFileNameWithoutExtension(p)!)
-            .Order(StringComparer.Ordinal));
+    public static TheoryData<string> Names() => GoldenCase.Names();
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void Engine_reproduces_golden(string name)
-    {
-        var text = File.ReadAllText(Path.Combine(TestPaths.Scenarios, name + ".script"));
-        var expected = File.ReadAllText(Path.Combine(TestPaths.Scenarios, name + ".expected"));
-        var errorPath = Path.Combine(TestPaths.Scenarios, name + ".error");
-        var report = new StringWriter { NewLine = "\n" };
-        var error = new StringWriter { NewLine = "\n" };
-
-        int code = ScriptRunner.Run(text, () => new EngineBackend(), report, error);
-
-        Assert.Equal(expected, report.ToString());
-        if (File.Exists(errorPath))
-        {
-            Assert.Equal(2, code);
-            Assert.Equal(File.ReadAllText(errorPath), error.ToString());
-        }
-        else
-        {
-            Assert.True(code == 0, $"exit {code}: {error}");
-        }
-    }
+    public void Engine_reproduces_golden(string name) => GoldenCase.AssertReproduces(name, () => new EngineBackend());
 }

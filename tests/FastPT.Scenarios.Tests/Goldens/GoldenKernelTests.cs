@@ -55,22 +55,7 @@ public sealed class GoldenKernelTests
     public void Kernel_reproduces_golden(string name)
     {
         Skip.IfNot(File.Exists("/proc/self/pagemap"), "needs Linux /proc/self/pagemap");
-        var text = File.ReadAllText(Path.Combine(TestPaths.Scenarios, name + ".script"));
-        var expected = File.ReadAllText(Path.Combine(TestPaths.Scenarios, name + ".expected"));
-        var errorPath = Path.Combine(TestPaths.Scenarios, name + ".error");
-        var report = new StringWriter { NewLine = "\n" };
-        var error = new StringWriter { NewLine = "\n" };
         // Tracked protections are checked against /proc/self/maps on every access here.
-        int code = ScriptRunner.Run(text, () => new KernelBackend { VerifyProtectionsWithMaps = true }, report, error);
-        Assert.Equal(expected, report.ToString());
-        if (File.Exists(errorPath))
-        {
-            Assert.Equal(2, code);
-            Assert.Equal(File.ReadAllText(errorPath), error.ToString());
-        }
-        else
-        {
-            Assert.True(code == 0, $"exit {code}: {error}");
-        }
+        GoldenCase.AssertReproduces(name, () => new KernelBackend { VerifyProtectionsWithMaps = true });
     }
 }
