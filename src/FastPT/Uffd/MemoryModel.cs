@@ -133,14 +133,19 @@ public sealed partial class MemoryModel : IDisposable
     {
         CheckRange(start, length);
         ulong end = start + length;
-        var vmas = RequireMapped(start, end);
-        if (vmas.FirstOrDefault(v => !v.UffdWp) is { } unregistered)
-            throw new InvalidOperationException($"[0x{unregistered.Start:X}, 0x{unregistered.End:X}) is not registered for write-protect (UFFDIO_WRITEPROTECT would fail with ENOENT)");
+        // Validate before changing anything, without allocating: this is the fault-resolve path.
+        int first = RequireMappedFrom(start, end);
+        for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)
+        {
+            if (!_vmas[i].UffdWp)
+                throw new InvalidOperationException($"[0x{_vmas[i].Start:X}, 0x{_vmas[i].End:X}) is not registered for write-protect (UFFDIO_WRITEPROTECT would fail with ENOENT)");
+        }
         SplitHugeAtEdges(start, end);
         long changed = 0;
         int allocated = 0, freed = 0, splits = 0;
-        foreach (var v in vmas)
+        for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)
         {
+            var v = _vmas[i];
             var r = ChangeProtection(v, Math.Max(start, v.Start), Math.Min(end, v.End),
                 protect ? ChangeProtectionFlags.UffdWp : ChangeProtectionFlags.UffdWpResolve, flush);
             changed += r.EntriesChanged;
@@ -221,7 +226,27 @@ public sealed partial class MemoryModel : IDisposable
         return end - start;
     }
 
-    private Vma? FindVma(ulong va) => _vmas.Find(v => v.Start <= va && va < v.End);
+    /// <summary>The VMA containing va (binary search: VMAs are sorted and disjoint).</summary>
+    private Vma? FindVma(ulong va)
+    {
+        int i = FirstEndingAfter(va);
+        return i < _vmas.Count && _vmas[i].Start <= va ? _vmas[i] : null;
+    }
+
+    /// <summary>Index of the first VMA whose end lies above va (Count if none).</summary>
+    private int FirstEndingAfter(ulong va)
+    {
+        int lo = 0, hi = _vmas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_vmas[mid].End <= va)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
+    }
 
     /// <summary>
     /// anon_vma_prepare: a VMA that is about to get anonymous pages takes the anon_vma of a
@@ -231,8 +256,9 @@ public sealed partial class MemoryModel : IDisposable
     {
         if (vma.AnonVma != 0 || !vma.Anonymous)
             return;
-        var next = _vmas.Find(v => v.Start == vma.End);
-        var prev = _vmas.Find(v => v.End == vma.Start);
+        int i = FirstEndingAfter(vma.Start);
+        var next = i + 1 < _vmas.Count && _vmas[i + 1].Start == vma.End ? _vmas[i + 1] : null;
+        var prev = i > 0 && _vmas[i - 1].End == vma.Start ? _vmas[i - 1] : null;
         vma.AnonVma = next is { AnonVma: not 0 } && vma.AnonVmaCompatible(next) ? next.AnonVma
             : prev is { AnonVma: not 0 } && prev.AnonVmaCompatible(vma) ? prev.AnonVma
             : ++_lastAnonVma;
@@ -240,17 +266,22 @@ public sealed partial class MemoryModel : IDisposable
 
     private List<Vma> RequireMapped(ulong start, ulong end)
     {
-        var list = _vmas.Where(v => v.Start < end && start < v.End).ToList();
+        var list = new List<Vma>();
+        for (int i = RequireMappedFrom(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
+            list.Add(_vmas[i]);
+        return list;
+    }
+
+    /// <summary>Throws unless VMAs cover [start, end) without a hole; returns the first one's index.</summary>
+    private int RequireMappedFrom(ulong start, ulong end)
+    {
+        int first = FirstEndingAfter(start);
         ulong at = start;
-        foreach (var v in list)
-        {
-            if (v.Start > at)
-                break;
-            at = v.End;
-        }
+        for (int i = first; i < _vmas.Count && _vmas[i].Start < end && _vmas[i].Start <= at; i++)
+            at = _vmas[i].End;
         if (at < end)
             throw new InvalidOperationException($"[0x{start:X}, 0x{end:X}) is not entirely mapped (hole at 0x{at:X}); the kernel would fail with ENOMEM");
-        return list;
+        return first;
     }
 
     /// <summary>Splits VMAs so that start and end are VMA boundaries; returns the VMAs inside.</summary>
