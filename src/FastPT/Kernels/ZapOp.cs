@@ -26,22 +26,8 @@ public unsafe struct ZapOp : ILeafOp
     /// </summary>
     public readonly bool SplitCoveredHuge(ulong entry, int level) => _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
 
-    public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            ulong old = entries[i];
-            ulong v = ZapRule.Apply(old, _p, out bool unmapped);
-            if (v == old)
-                continue;
-            entries[i] = v;
-            if (unmapped)
-            {
-                changed++;
-                flush[i >> 6] |= 1UL << i;
-            }
-        }
-    }
+    public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
+        changed += ZapKernels.Apply(entries, count, _p, flush);
 
     public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
     {
