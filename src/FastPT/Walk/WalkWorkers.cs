@@ -96,6 +96,14 @@ internal abstract class ChunkJob
     private int _pending;
     private Exception? _error;
 
+    protected ChunkJob()
+    {
+        // The event creates its lock object the first time a wait really blocks. Block once
+        // now (it times out at once) so that allocation happens here, when the job is made,
+        // not in whichever warm walk first has to wait for a slow worker.
+        _done.Wait(1);
+    }
+
     public abstract void Run(int chunk);
 
     public void Begin(int workers)
