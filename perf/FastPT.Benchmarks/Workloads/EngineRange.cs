@@ -2,6 +2,7 @@ using System.Runtime.Intrinsics;
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Memory;
+using FastPT.Operations;
 using FastPT.Paging;
 using FastPT.Walk;
 

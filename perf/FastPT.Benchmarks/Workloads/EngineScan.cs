@@ -1,5 +1,6 @@
 using FastPT.Entries;
 using FastPT.Kernels;
+using FastPT.Operations;
 using FastPT.Walk;
 
 namespace FastPT.Benchmarks.Workloads;

@@ -63,11 +63,8 @@ public unsafe class KernelTwinTests
             }
         foreach (var which in new[] { HarvestBit.Dirty, HarvestBit.Accessed })
             list.Add(($"harvest {which}", (isa, shared, e, c, b, h, f) => shared
-                ? AccessedDirtyKernels.Harvest<SharedTables>(isa, e, c, which, h, f)
-                : AccessedDirtyKernels.Harvest<ExclusiveTables>(isa, e, c, which, h, f)));
-        list.Add(("marker fill", (isa, shared, e, c, b, f, _) => shared
-            ? MarkerKernels.FillEmpty<SharedTables>(isa, e, c)
-            : MarkerKernels.FillEmpty<ExclusiveTables>(isa, e, c)));
+                ? HarvestKernels.Harvest<SharedTables>(isa, e, c, which, h, f)
+                : HarvestKernels.Harvest<ExclusiveTables>(isa, e, c, which, h, f)));
         return list;
     }
 

@@ -1,6 +1,7 @@
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Memory;
+using FastPT.Operations;
 using FastPT.Paging;
 using FastPT.Walk;
 using Xunit;

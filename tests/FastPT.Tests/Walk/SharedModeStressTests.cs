@@ -35,7 +35,7 @@ public unsafe class SharedModeStressTests
             }
             Span<ulong> got = stackalloc ulong[8];
             got.Clear();
-            changed += AccessedDirtyKernels.Harvest<SharedTables>(isa, entries, count, HarvestBit.Dirty, got, flush);
+            changed += HarvestKernels.Harvest<SharedTables>(isa, entries, count, HarvestBit.Dirty, got, flush);
             int first = (int)((va - Base) >> 12);
             for (int i = 0; i < count; i++)
                 if ((got[i >> 6] >> (i & 63) & 1) != 0)

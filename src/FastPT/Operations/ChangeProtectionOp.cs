@@ -1,7 +1,8 @@
 using FastPT.Entries;
+using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Kernels;
+namespace FastPT.Operations;
 
 /// <summary>
 /// change_protection as a walker operation: runs of PTEs go to the selected kernel; huge

@@ -18,7 +18,7 @@ public enum HarvestBit
 /// sets after the read is kept for the next harvest. Flush bits follow pte_needs_flush: a
 /// cleared D flushes (the CPU would not set it again through a cached translation), A does not.
 /// </summary>
-public static unsafe class AccessedDirtyKernels
+public static unsafe class HarvestKernels
 {
     public static long Harvest(ulong* entries, int count, HarvestBit which, Span<ulong> harvested, Span<ulong> flush) =>
         Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, which, harvested, flush);

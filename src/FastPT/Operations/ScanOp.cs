@@ -1,6 +1,7 @@
+using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Kernels;
+namespace FastPT.Operations;
 
 /// <summary>
 /// The written-page scan as a walker operation: one category byte per 4 KiB page of the range

@@ -1,6 +1,7 @@
+using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Kernels;
+namespace FastPT.Operations;
 
 /// <summary>
 /// A/D harvest as a walker operation: bit k of <c>bitmap</c> is set for the page at
@@ -34,8 +35,8 @@ public readonly unsafe struct HarvestOp : ILeafOp
         Span<ulong> got = stackalloc ulong[8];
         got.Clear();
         changed += _shared
-            ? AccessedDirtyKernels.Harvest<SharedTables>(KernelIsas.Selected, entries, count, _which, got, flush)
-            : AccessedDirtyKernels.Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, _which, got, flush);
+            ? HarvestKernels.Harvest<SharedTables>(KernelIsas.Selected, entries, count, _which, got, flush)
+            : HarvestKernels.Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, _which, got, flush);
         ulong page = (va - _start) >> 12;
         for (int w = 0; w < 8; w++)
         {

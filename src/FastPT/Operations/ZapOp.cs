@@ -1,7 +1,8 @@
 using FastPT.Entries;
+using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Kernels;
+namespace FastPT.Operations;
 
 /// <summary>Zap as a walker operation: PTE runs by <see cref="ZapRule"/>, covered huge leaves cleared whole.</summary>
 public unsafe struct ZapOp : ILeafOp
