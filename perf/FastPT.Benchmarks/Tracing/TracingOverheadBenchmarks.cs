@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using FastPT.Diagnostics;
 using FastPT.Uffd;
+using FastPT.Walk;
 
 namespace FastPT.Benchmarks.Tracing;
 
@@ -16,6 +17,7 @@ public class TracingOverheadBenchmarks
 {
     private const ulong Base = 0x7f00_0000_0000;
     private MemoryModel _model = null!;
+    private readonly FlushPlan _flush = new();
     private ulong _length;
 
     /// <summary>Pages per operation: small batches show a fixed per-call cost most.</summary>
@@ -32,7 +34,14 @@ public class TracingOverheadBenchmarks
         _model.Map(Base, _length, Backing.Anon, MemoryProtection.ReadWrite);
         _model.RegisterWriteProtect(Base, _length);
         for (ulong va = Base; va < Base + _length; va += 4096)
-            _model.Access(va, write: true);
+            _model.Access(va, write: true, Flushed());
+    }
+
+    /// <summary>The plan for the next call, emptied: a real embedder would invalidate these ranges first.</summary>
+    private FlushPlan Flushed()
+    {
+        _flush.Clear();
+        return _flush;
     }
 
     [GlobalCleanup]
@@ -41,8 +50,8 @@ public class TracingOverheadBenchmarks
     [Benchmark(Baseline = true)]
     public long Baseline()
     {
-        long changed = _model.WriteProtect(Base, _length, protect: true).EntriesChanged;
-        changed += _model.WriteProtect(Base, _length, protect: false).EntriesChanged;
+        long changed = _model.WriteProtect(Base, _length, protect: true, Flushed()).EntriesChanged;
+        changed += _model.WriteProtect(Base, _length, protect: false, Flushed()).EntriesChanged;
         return changed;
     }
 
@@ -50,11 +59,11 @@ public class TracingOverheadBenchmarks
     public long Guarded()
     {
         var log = FastPTEventSource.Log;
-        var r = _model.WriteProtect(Base, _length, protect: true);
+        var r = _model.WriteProtect(Base, _length, protect: true, Flushed());
         if (log.UffdEnabled())
             log.WriteProtect(1, Base, _length, 1, 0, r.EntriesChanged, r.TablesAllocated);
         long changed = r.EntriesChanged;
-        r = _model.WriteProtect(Base, _length, protect: false);
+        r = _model.WriteProtect(Base, _length, protect: false, Flushed());
         if (log.UffdEnabled())
             log.WriteProtect(1, Base, _length, 0, 0, r.EntriesChanged, r.TablesAllocated);
         return changed + r.EntriesChanged;

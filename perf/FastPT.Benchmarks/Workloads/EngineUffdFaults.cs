@@ -1,4 +1,5 @@
 using FastPT.Uffd;
+using FastPT.Walk;
 
 namespace FastPT.Benchmarks.Workloads;
 
@@ -13,6 +14,7 @@ public sealed class EngineUffdFaults : IDisposable
 {
     public const ulong Base = 1UL << 40;
     private readonly MemoryModel _model = new();
+    private readonly FlushPlan _flush = new();
 
     public EngineUffdFaults(int pages)
     {
@@ -23,13 +25,13 @@ public sealed class EngineUffdFaults : IDisposable
         _model.Map(Base, bytes, Backing.File, MemoryProtection.ReadWrite);
         _model.RegisterWriteProtect(Base, bytes);
         for (int i = 0; i < pages; i++)
-            _model.Access(Base + ((ulong)i << 12), write: true); // populate, as MADV_POPULATE_WRITE does
+            _model.Access(Base + ((ulong)i << 12), write: true, Flushed()); // populate, as MADV_POPULATE_WRITE does
     }
 
     public int Pages { get; }
 
     /// <summary>Write-protects every page again (not timed).</summary>
-    public void ProtectAll() => _model.WriteProtect(Base, (ulong)Pages << 12, protect: true);
+    public void ProtectAll() => _model.WriteProtect(Base, (ulong)Pages << 12, protect: true, Flushed());
 
     /// <summary>Fault, resolve, retry for every page; throws if the model does not behave like the kernel.</summary>
     public int RoundTrips()
@@ -37,16 +39,23 @@ public sealed class EngineUffdFaults : IDisposable
         for (int i = 0; i < Pages; i++)
         {
             ulong va = Base + ((ulong)i << 12);
-            var first = _model.Access(va, write: true);
+            var first = _model.Access(va, write: true, Flushed());
             if (first.Outcome != AccessOutcome.WriteProtectFault || first.Message.Address != va
                 || first.Message.Flags != (UffdMessage.FlagWrite | UffdMessage.FlagWp))
                 throw new InvalidOperationException($"page {i}: expected a WRITE|WP fault at 0x{va:X}, got {first}");
-            _model.WriteProtect(va, 4096, protect: false);
-            var retry = _model.Access(va, write: true);
+            _model.WriteProtect(va, 4096, protect: false, Flushed());
+            var retry = _model.Access(va, write: true, Flushed());
             if (retry.Outcome != AccessOutcome.Completed)
                 throw new InvalidOperationException($"page {i}: the store at 0x{va:X} still does not complete after the resolve: {retry}");
         }
         return Pages;
+    }
+
+    /// <summary>The plan for the next call, emptied: a real embedder would invalidate these ranges first.</summary>
+    private FlushPlan Flushed()
+    {
+        _flush.Clear();
+        return _flush;
     }
 
     public void Dispose() => _model.Dispose();

@@ -4,6 +4,7 @@ using FastPT.Kvm.Guest;
 using FastPT.Kvm.Vmm;
 using FastPT.Operations;
 using FastPT.Paging;
+using FastPT.Walk;
 using Iced.Intel;
 using static Iced.Intel.AssemblerRegisters;
 
@@ -112,7 +113,8 @@ public static class DirtyHarvestScenario
     /// </summary>
     private static HashSet<ulong> HarvestAndClear(AddressSpace space, int pages, ulong[] bitmap)
     {
-        PageTableOps.Harvest(space, RangeStart, Page(pages), bitmap, HarvestBit.Dirty, sharedTables: true);
+        // The clears are flushed for the vCPU by the caller (flushShadow), so the plan is not read here.
+        PageTableOps.Harvest(space, RangeStart, Page(pages), bitmap, HarvestBit.Dirty, new FlushPlan(), new WalkOptions { SharedTables = true });
         var dirty = new HashSet<ulong>();
         for (int i = 0; i < pages; i++)
             if ((bitmap[i >> 6] & (1UL << i)) != 0)

@@ -1,6 +1,7 @@
-using FastPT.Uffd;
-using U = FastPT.Uffd;
 using FastPT.Kernels;
+using FastPT.Uffd;
+using FastPT.Walk;
+using U = FastPT.Uffd;
 
 namespace FastPT.Scenarios.Backends;
 
@@ -15,6 +16,10 @@ public sealed class EngineBackend : IScenarioBackend
     private const ulong OneGiB = 1UL << 30;
     private const ulong TwoMiB = 1UL << 21;
     private readonly Dictionary<string, ulong> _bases = [];
+    // The model has no TLB to invalidate: each operation's plan is dropped after the call, as
+    // an embedder clears it once it has issued the invalidations.
+    private readonly FlushPlan _flush = new();
+    private PageRegion[] _regions = new PageRegion[64];
     private MemoryModel? _model;
     private ulong _nextSlot = 0x10_0000_0000;
 
@@ -45,7 +50,7 @@ public sealed class EngineBackend : IScenarioBackend
     public AccessOutcome Access(string region, long page, bool write)
     {
         ulong va = Address(region, page);
-        var r = Model.Access(va, write);
+        var r = Model.Access(va, write, Flushed());
         switch (r.Outcome)
         {
             case U.AccessOutcome.Completed:
@@ -54,18 +59,18 @@ public sealed class EngineBackend : IScenarioBackend
                 return AccessOutcome.Segv;
             default:
                 // As a userfaultfd server: unprotect the page, then the access retries.
-                Model.WriteProtect(r.Message.Address, 4096, protect: false);
-                var retry = Model.Access(va, write);
+                Model.WriteProtect(r.Message.Address, 4096, protect: false, Flushed());
+                var retry = Model.Access(va, write, Flushed());
                 if (retry.Outcome != U.AccessOutcome.Completed)
                     throw new InvalidOperationException($"{region}:{page}: the access did not complete after its write-protect fault was resolved ({retry.Outcome})");
                 return AccessOutcome.WpFault;
         }
     }
 
-    public void Zap(string region, long first, long count) => Model.Zap(Address(region, first), Bytes(count));
+    public void Zap(string region, long first, long count) => Model.Zap(Address(region, first), Bytes(count), Flushed());
 
     public void WriteProtect(string region, long first, long count, bool protect) =>
-        Model.WriteProtect(Address(region, first), Bytes(count), protect);
+        Model.WriteProtect(Address(region, first), Bytes(count), protect, Flushed());
 
     public void Protect(string region, long first, long count, Protection protection) =>
         Model.Protect(Address(region, first), Bytes(count), protection switch
@@ -73,12 +78,12 @@ public sealed class EngineBackend : IScenarioBackend
             Protection.None => MemoryProtection.None,
             Protection.Read => MemoryProtection.Read,
             _ => MemoryProtection.ReadWrite,
-        });
+        }, Flushed());
 
     public void Unregister(string region)
     {
         ulong start = _bases[region];
-        Model.Unregister(start, RegionBytes(region));
+        Model.Unregister(start, RegionBytes(region), Flushed());
     }
 
     public void Pagemap(string region, long first, long count, Span<ulong> entries)
@@ -90,12 +95,22 @@ public sealed class EngineBackend : IScenarioBackend
     public IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request)
     {
         ulong start = Address(region, first);
+        // As the kernel side: room for one region per page, so the output never runs out.
+        if (_regions.Length < count)
+            _regions = new PageRegion[count];
         var result = Model.Scan(start, start + Bytes(count), new PagemapScanRequest(
-            request.Mask, request.AnyOf, request.Inverted, request.Return, request.MaxPages, request.WriteProtectMatching));
+            request.Mask, request.AnyOf, request.Inverted, request.Return, request.MaxPages, request.WriteProtectMatching),
+            _regions, Flushed());
         ulong b = _bases[region];
-        return result.Regions
+        return _regions.AsSpan(0, result.RegionCount).ToArray()
             .Select(r => new ScanRun((long)((r.Start - b) >> 12), (long)((r.End - b) >> 12) - 1, r.Categories))
             .ToList();
+    }
+
+    private FlushPlan Flushed()
+    {
+        _flush.Clear();
+        return _flush;
     }
 
     private ulong Address(string region, long page) => _bases[region] + ((ulong)page << 12);

@@ -3,6 +3,7 @@ using FastPT.Paging;
 using FastPT.Traces.Operations;
 using FastPT.Traces.Perf;
 using FastPT.Uffd;
+using FastPT.Walk;
 
 namespace FastPT.Traces.Replay;
 
@@ -11,6 +12,8 @@ public sealed class EngineTarget : IReplayTarget
 {
     private readonly MemoryModel _model;
     private readonly RegionMap _regions = new();
+    // Replay has no TLB to invalidate: each operation's plan is dropped after the call.
+    private readonly FlushPlan _flush = new();
 
     public EngineTarget(TraceFeatures features)
     {
@@ -27,6 +30,12 @@ public sealed class EngineTarget : IReplayTarget
 
     public MemoryModel Model => _model;
 
+    private FlushPlan Flushed()
+    {
+        _flush.Clear();
+        return _flush;
+    }
+
     public long TablesInUse => _model.TablesInUse;
 
     public IEnumerable<(ulong Start, ulong Length)> Regions => _regions.All.Select(r => (r.Start, r.End - r.Start));
@@ -39,27 +48,27 @@ public sealed class EngineTarget : IReplayTarget
 
     public void Unmap(ulong start, ulong length)
     {
-        _model.Unmap(start, length);
+        _model.Unmap(start, length, Flushed());
         _regions.Remove(start, start + length);
     }
 
-    public TraceAccessOutcome Access(ulong address, bool write) => _model.Access(address, write).Outcome switch
+    public TraceAccessOutcome Access(ulong address, bool write) => _model.Access(address, write, Flushed()).Outcome switch
     {
         AccessOutcome.Completed => TraceAccessOutcome.Completed,
         AccessOutcome.WriteProtectFault => TraceAccessOutcome.WpFault,
         _ => TraceAccessOutcome.Segv,
     };
 
-    public void Protect(ulong start, ulong length, TraceProtection protection) => _model.Protect(start, length, (MemoryProtection)protection);
+    public void Protect(ulong start, ulong length, TraceProtection protection) => _model.Protect(start, length, (MemoryProtection)protection, Flushed());
 
-    public void Zap(ulong start, ulong length) => _model.Zap(start, length);
+    public void Zap(ulong start, ulong length) => _model.Zap(start, length, Flushed());
 
     /// <summary>Flags are per userfaultfd in the engine (SpaceCreated's features); per-call flags are ignored.</summary>
     public void RegisterWp(ulong start, ulong length, int flags) => _model.RegisterWriteProtect(start, length);
 
-    public void WriteProtect(ulong start, ulong length, bool protect) => _model.WriteProtect(start, length, protect);
+    public void WriteProtect(ulong start, ulong length, bool protect) => _model.WriteProtect(start, length, protect, Flushed());
 
-    public void Unregister(ulong start, ulong length) => _model.Unregister(start, length);
+    public void Unregister(ulong start, ulong length) => _model.Unregister(start, length, Flushed());
 
     /// <summary>Pre-order walk of the tables: every non-zero entry that is not a pointer to a table.</summary>
     public unsafe void VisitLeaves(Action<ulong, int, ulong> visit)

@@ -9,12 +9,15 @@ public unsafe struct ZapOp : ILeafOp
 {
     private readonly ZapParams _p;
     private readonly bool _freeTables;
+    private readonly bool _shared;
 
     /// <param name="freeTables">Return PTE tables the zap covered entirely and left empty (Linux's page-table reclaim).</param>
-    public ZapOp(in ZapParams p, bool freeTables)
+    /// <param name="sharedTables">Translations run concurrently: each clear is an atomic exchange, so a D bit set meanwhile is seen.</param>
+    public ZapOp(in ZapParams p, bool freeTables, bool sharedTables = false)
     {
         _p = p;
         _freeTables = freeTables;
+        _shared = sharedTables;
     }
 
     public readonly bool PopulateTables => false;
@@ -28,7 +31,9 @@ public unsafe struct ZapOp : ILeafOp
     public readonly bool SplitCoveredHuge(ulong entry, int level) => _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
 
     public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
-        changed += ZapKernels.Apply(entries, count, _p, flush);
+        changed += _shared
+            ? ZapKernels.Apply<SharedTables>(KernelIsas.Selected, entries, count, _p, flush)
+            : ZapKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, flush);
 
     public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
     {

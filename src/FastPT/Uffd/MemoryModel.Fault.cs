@@ -1,6 +1,8 @@
 using FastPT.Entries;
+using FastPT.Kernels;
 using FastPT.Memory;
 using FastPT.Paging;
+using FastPT.Walk;
 
 namespace FastPT.Uffd;
 
@@ -15,18 +17,23 @@ public sealed unsafe partial class MemoryModel
     /// model runs Linux's fault handler and the CPU retries, until the access completes, needs a
     /// userfaultfd resolve (the message is returned; resolve and call again), or is refused.
     /// </summary>
-    public AccessResult Access(ulong va, bool write)
+    /// <param name="flush">
+    /// Receives what the fault handler's changes owe a TLB (a zero page replaced by a private
+    /// copy, a read-only entry made writable); a fault that only fills empty entries owes nothing.
+    /// </param>
+    public AccessResult Access(ulong va, bool write, FlushPlan flush)
     {
+        ArgumentNullException.ThrowIfNull(flush);
         var log = FastPT.Diagnostics.FastPTEventSource.Log;
         if (!log.AccessEnabled())
-            return AccessCore(va, write);
+            return AccessCore(va, write, flush);
         long before = TablesInUse;
-        var r = AccessCore(va, write);
+        var r = AccessCore(va, write, flush);
         log.Access(TraceSpace, va, write ? 1 : 0, (int)r.Outcome, TablesInUse - before);
         return r;
     }
 
-    private AccessResult AccessCore(ulong va, bool write)
+    private AccessResult AccessCore(ulong va, bool write, FlushPlan flush)
     {
         var access = write ? AccessType.Write : AccessType.Read;
         for (int attempt = 0; attempt < 8; attempt++)
@@ -36,7 +43,7 @@ public sealed unsafe partial class MemoryModel
             var vma = FindVma(va);
             if (vma is null || !(write ? vma.MayWrite : vma.MayRead))
                 return new AccessResult(AccessOutcome.SegmentationFault);
-            if (HandleFault(vma, va & ~4095UL, write) == FaultResult.UserfaultWp)
+            if (HandleFault(vma, va & ~4095UL, write, flush) == FaultResult.UserfaultWp)
                 return new AccessResult(AccessOutcome.WriteProtectFault,
                     new UffdMessage(UffdMessage.EventPageFault, UffdMessage.FlagWrite | UffdMessage.FlagWp, va & ~4095UL));
         }
@@ -44,7 +51,7 @@ public sealed unsafe partial class MemoryModel
     }
 
     /// <summary>handle_mm_fault: the pmd level (THP), then the pte level.</summary>
-    private FaultResult HandleFault(Vma vma, ulong va, bool write)
+    private FaultResult HandleFault(Vma vma, ulong va, bool write, FlushPlan flush)
     {
         ulong* pmdSlot = Space.EnsurePath(va, 2, PgProt.Table);
         ulong pmd = *pmdSlot;
@@ -61,16 +68,16 @@ public sealed unsafe partial class MemoryModel
             {
                 if (!Async)
                     return FaultResult.UserfaultWp;
-                SplitHuge(va); // async: the write is resolved at pte level
+                SplitHuge(va, flush); // async: the write is resolved at pte level
                 return FaultResult.Retry;
             }
             if (IsHugeZero(pmd))
             {
                 // do_huge_zero_wp_pmd (6.13+): a fresh THP replaces the huge zero page.
-                *pmdSlot = LinuxPte.MkWrite(LinuxPte.MkDirty(HugeEntry(vma, _frames.Allocate(512))));
+                Store(pmdSlot, LinuxPte.MkWrite(LinuxPte.MkDirty(HugeEntry(vma, _frames.Allocate(512)))), va, HugeSize, flush);
                 return FaultResult.Retry;
             }
-            *pmdSlot = LinuxPte.MkWrite(LinuxPte.MkDirty(pmd | Pte.Accessed)); // exclusive anon THP: reuse
+            Store(pmdSlot, LinuxPte.MkWrite(LinuxPte.MkDirty(pmd | Pte.Accessed)), va, HugeSize, flush); // exclusive anon THP: reuse
             return FaultResult.Retry;
         }
         ulong* slot = Space.EnsurePath(va, 1, PgProt.Table);
@@ -87,7 +94,7 @@ public sealed unsafe partial class MemoryModel
                 }
                 return MissingPage(vma, va, write, slot, markerWasUffdWp: true);
             case EntryKind.Present when write && (pte & Pte.Writable) == 0:
-                return WriteProtectedPage(vma, va, slot, pte);
+                return WriteProtectedPage(vma, va, slot, pte, flush);
             default:
                 throw new InvalidOperationException($"0x{va:X}: no fault handling modelled for entry 0x{pte:X} ({(write ? "write" : "read")})");
         }
@@ -122,7 +129,7 @@ public sealed unsafe partial class MemoryModel
     }
 
     /// <summary>do_wp_page: uffd-wp first, then reuse (shared / exclusive anon) or copy (zero page).</summary>
-    private FaultResult WriteProtectedPage(Vma vma, ulong va, ulong* slot, ulong pte)
+    private FaultResult WriteProtectedPage(Vma vma, ulong va, ulong* slot, ulong pte, FlushPlan flush)
     {
         if ((pte & Pte.UffdWp) != 0 && vma.UffdWp)
         {
@@ -134,11 +141,20 @@ public sealed unsafe partial class MemoryModel
         if (!vma.Shared && (pte & Pte.Special) != 0)
         {
             PrepareAnonVma(vma);
-            *slot = WritableIfAllowed(vma, Leaf(vma, _frames.Allocate(1))); // wp_page_copy of the zero page
+            Store(slot, WritableIfAllowed(vma, Leaf(vma, _frames.Allocate(1))), va, 4096, flush); // wp_page_copy of the zero page
         }
         else
-            *slot = LinuxPte.MkWrite(LinuxPte.MkDirty(pte | Pte.Accessed));
+            Store(slot, LinuxPte.MkWrite(LinuxPte.MkDirty(pte | Pte.Accessed)), va, 4096, flush);
         return FaultResult.Retry;
+    }
+
+    /// <summary>Writes a leaf the fault handler changed; a TLB may hold the old one when pte_needs_flush says so.</summary>
+    private static void Store(ulong* slot, ulong value, ulong va, ulong size, FlushPlan flush)
+    {
+        ulong old = *slot;
+        *slot = value;
+        if (FlushRules.NeedsFlush(old, value))
+            flush.Add(va & ~(size - 1), (va & ~(size - 1)) + size);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using FastPT.Entries;
 using FastPT.Memory;
 using FastPT.Paging;
+using FastPT.Walk;
 
 namespace FastPT.Uffd;
 
@@ -20,25 +21,28 @@ public sealed unsafe partial class MemoryModel
     private static bool IsHugeLeaf(ulong pmd) => (pmd & Pte.PageSize) != 0 && LinuxPte.IsPmdPresent(pmd);
 
     /// <summary>Splits the huge leaves an operation on [start, end) covers only in part (__split_huge_pmd).</summary>
-    private void SplitHugeAtEdges(ulong start, ulong end)
+    private void SplitHugeAtEdges(ulong start, ulong end, FlushPlan flush)
     {
         if ((start & (HugeSize - 1)) != 0)
-            SplitHuge(start);
+            SplitHuge(start, flush);
         if ((end & (HugeSize - 1)) != 0)
-            SplitHuge(end);
+            SplitHuge(end, flush);
     }
 
     /// <summary>
     /// Replaces a huge pmd with a table: a THP becomes 512 PTEs of its pages; the huge zero
     /// page becomes 512 special PTEs of the 4 KiB zero page made from the VMA's page
     /// protection, not from the pmd (__split_huge_zero_page_pmd), uffd-wp carried over.
+    /// The huge translation is flushed (pmdp_invalidate): the page size changes.
     /// </summary>
-    private void SplitHuge(ulong va)
+    private void SplitHuge(ulong va, FlushPlan flush)
     {
         ulong* slot = PmdSlot(va);
         if (slot == null || !IsHugeLeaf(*slot))
             return;
         ulong pmd = *slot;
+        if ((pmd & Pte.Present) != 0)
+            flush.Add(va & ~(HugeSize - 1), (va & ~(HugeSize - 1)) + HugeSize);
         if (!IsHugeZero(pmd))
         {
             Space.Split(va, 2);

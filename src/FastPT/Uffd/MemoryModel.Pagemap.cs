@@ -1,5 +1,6 @@
 using FastPT.Entries;
 using FastPT.Kernels;
+using FastPT.Walk;
 
 namespace FastPT.Uffd;
 
@@ -53,8 +54,9 @@ public sealed unsafe partial class MemoryModel
     /// keeps (async-mode VMAs only; others are skipped with WP_MATCHING). With WP_MATCHING a
     /// written huge page the scan covers only in part is split first.
     /// </summary>
-    public PagemapScanResult Scan(ulong start, ulong end, in PagemapScanRequest request)
+    public PagemapScanResult Scan(ulong start, ulong end, in PagemapScanRequest request, Span<PageRegion> output, FlushPlan flush)
     {
+        ArgumentNullException.ThrowIfNull(flush);
         if ((start & 4095) != 0 || end <= start)
             throw new ArgumentException($"scan range [0x{start:X}, 0x{end:X}) must start page-aligned and be non-empty");
         end = (end + 4095) & ~4095UL;
@@ -76,7 +78,7 @@ public sealed unsafe partial class MemoryModel
             for (; va < stop; va += 4096)
             {
                 if (request.MaxPages != 0 && found >= request.MaxPages)
-                    return Finish(regions, protect, va);
+                    return Finish(regions, protect, va, output, flush);
                 var cats = Categories(vma, va, wpAllowed);
                 if (!request.Matches(cats))
                     continue;
@@ -93,7 +95,7 @@ public sealed unsafe partial class MemoryModel
                         // (pagemap_scan_backout_range). If that run had opened a new entry, the
                         // entry is emptied but kept, so what follows cannot merge with the run before.
                         newRun = regions.Count > 0 && !(regions[^1].End == va && regions[^1].Categories == (cats & request.Return));
-                        SplitHuge(va); // report as if there was no THP
+                        SplitHuge(va, flush); // report as if there was no THP
                         cats = Categories(vma, va, wpAllowed);
                         if (!request.Matches(cats))
                             continue;
@@ -107,15 +109,18 @@ public sealed unsafe partial class MemoryModel
                     protect.Add((vma, va));
             }
         }
-        return Finish(regions, protect, end);
+        return Finish(regions, protect, end, output, flush);
     }
 
     /// <summary>The report shows the state before protection, so WP_MATCHING writes after the walk.</summary>
-    private PagemapScanResult Finish(List<PageRegion> regions, List<(Vma Vma, ulong Va)> protect, ulong walkEnd)
+    private PagemapScanResult Finish(List<PageRegion> regions, List<(Vma Vma, ulong Va)> protect, ulong walkEnd, Span<PageRegion> output, FlushPlan flush)
     {
+        if (regions.Count > output.Length)
+            throw new ArgumentException($"the output holds {output.Length} regions; the scan found {regions.Count}", nameof(output));
         foreach (var (vma, va) in protect)
-            WriteProtectScanned(vma, va);
-        return new PagemapScanResult(regions, walkEnd);
+            WriteProtectScanned(vma, va, flush);
+        regions.CopyTo(output);
+        return new PagemapScanResult(regions.Count, walkEnd);
     }
 
     private ulong NextVmaStart(ulong va, ulong end) =>
@@ -172,15 +177,18 @@ public sealed unsafe partial class MemoryModel
     }
 
     /// <summary>WP_MATCHING for one kept written page: bit 10 on a present entry, a marker in an empty one.</summary>
-    private void WriteProtectScanned(Vma vma, ulong va)
+    private void WriteProtectScanned(Vma vma, ulong va, FlushPlan flush)
     {
         ulong* pmd = PmdSlot(va);
         if (pmd != null && IsHugeLeaf(*pmd))
         {
             // The whole huge page is kept (partial ones were split): protect it at pmd level.
-            *pmd = LinuxPte.MkUffdWp(*pmd);
+            ulong old = *pmd;
+            *pmd = LinuxPte.MkUffdWp(old);
+            if (FlushRules.NeedsFlush(old, *pmd))
+                flush.Add(va & ~(HugeSize - 1), (va & ~(HugeSize - 1)) + HugeSize);
             return;
         }
-        ChangeProtection(vma, va, va + 4096, ChangeProtectionFlags.UffdWp);
+        ChangeProtection(vma, va, va + 4096, ChangeProtectionFlags.UffdWp, flush);
     }
 }

@@ -21,7 +21,6 @@ public sealed partial class MemoryModel : IDisposable
     private readonly List<Vma> _vmas = [];
     private readonly FrameAllocator _frames = new();
     private readonly NativeTableSource? _ownedTables;
-    private readonly FlushPlan _scratchFlush = new();
     private int _lastAnonVma;
 
     public MemoryModel(UffdFeatures features = UffdFeatures.None, ITableSource? tables = null)
@@ -76,15 +75,17 @@ public sealed partial class MemoryModel : IDisposable
     }
 
     /// <summary>munmap: zaps everything (markers too), frees the tables, forgets the VMAs.</summary>
-    public void Unmap(ulong start, ulong length)
+    /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
+    public void Unmap(ulong start, ulong length, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
-        SplitHugeAtEdges(start, end);
+        SplitHugeAtEdges(start, end, flush);
         long changed = 0, freed = 0;
         foreach (var v in Split(start, end))
         {
-            var r = PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, freeEmptyTables: true);
+            var r = PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush);
             changed += r.EntriesChanged;
             freed += r.TablesFreed;
             _vmas.Remove(v);
@@ -108,16 +109,18 @@ public sealed partial class MemoryModel : IDisposable
     /// UFFDIO_UNREGISTER: resets write protection first (markers go back to empty entries,
     /// bit 10 is cleared), then drops the registration.
     /// </summary>
-    public void Unregister(ulong start, ulong length)
+    /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
+    public void Unregister(ulong start, ulong length, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
-        SplitHugeAtEdges(start, end);
+        SplitHugeAtEdges(start, end, flush);
         foreach (var v in Split(start, end))
         {
             if (!v.UffdWp)
                 continue;
-            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve);
+            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush);
             v.UffdWp = false;
         }
         Merge();
@@ -129,9 +132,11 @@ public sealed partial class MemoryModel : IDisposable
     /// UFFDIO_WRITEPROTECT: mode WP (protect) or mode 0 (resolve). Every VMA in the range must
     /// be registered for write-protect.
     /// </summary>
-    public WalkResult WriteProtect(ulong start, ulong length, bool protect, FlushPlan? flush = null)
+    /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
+    public WalkResult WriteProtect(ulong start, ulong length, bool protect, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
         // Validate before changing anything, without allocating: this is the fault-resolve path.
         int first = RequireMappedFrom(start, end);
@@ -140,7 +145,7 @@ public sealed partial class MemoryModel : IDisposable
             if (!_vmas[i].UffdWp)
                 throw new InvalidOperationException($"[0x{_vmas[i].Start:X}, 0x{_vmas[i].End:X}) is not registered for write-protect (UFFDIO_WRITEPROTECT would fail with ENOENT)");
         }
-        SplitHugeAtEdges(start, end);
+        SplitHugeAtEdges(start, end, flush);
         long changed = 0;
         int allocated = 0, freed = 0, splits = 0;
         for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)
@@ -161,9 +166,11 @@ public sealed partial class MemoryModel : IDisposable
     }
 
     /// <summary>mprotect: splits VMAs at the edges, sets the protection, rewrites present entries.</summary>
-    public void Protect(ulong start, ulong length, MemoryProtection protection)
+    /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
+    public void Protect(ulong start, ulong length, MemoryProtection protection, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
         foreach (var vma in RequireMapped(start, end))
         {
@@ -177,12 +184,12 @@ public sealed partial class MemoryModel : IDisposable
                 account = true;
             else if (protection != MemoryProtection.ReadWrite && vma.Account && vma.Anonymous && vma.AnonVma == 0)
                 account = false;
-            SplitHugeAtEdges(s, e);
+            SplitHugeAtEdges(s, e, flush);
             foreach (var v in Split(s, e))
             {
                 v.Protection = protection;
                 v.Account = account;
-                ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None);
+                ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None, flush);
             }
         }
         Merge();
@@ -191,28 +198,30 @@ public sealed partial class MemoryModel : IDisposable
     }
 
     /// <summary>madvise(MADV_DONTNEED): drops mappings, keeps the page cache.</summary>
-    public void Zap(ulong start, ulong length)
+    /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
+    public void Zap(ulong start, ulong length, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
         var vmas = RequireMapped(start, end);
-        SplitHugeAtEdges(start, end);
+        SplitHugeAtEdges(start, end, flush);
         foreach (var v in vmas)
         {
             var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
-            PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, freeEmptyTables: true);
+            PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush);
         }
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Zap(TraceSpace, start, length, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
     }
 
-    private WalkResult ChangeProtection(Vma v, ulong start, ulong end, ChangeProtectionFlags flags, FlushPlan? flush = null)
+    private WalkResult ChangeProtection(Vma v, ulong start, ulong end, ChangeProtectionFlags flags, FlushPlan flush)
     {
         if (v.ManualWriteUpgrade && (flags & ChangeProtectionFlags.UffdWp) == 0)
             flags |= ChangeProtectionFlags.TryChangeWritable;
         var p = new ChangeProtectionParams(v.PageProt, flags, UseMarkers(v), v.MayWrite, v.Shared, v.UffdWp);
         bool splitHuge = (flags & ChangeProtectionFlags.UffdWp) != 0 && !v.Anonymous;
-        return PageTableOps.ChangeProtection(Space, start, end, p, splitHuge, flush ?? _scratchFlush);
+        return PageTableOps.ChangeProtection(Space, start, end, p, flush, splitHuge: splitHuge);
     }
 
     /// <summary>The length of the mapping created at start (all VMAs split from it since).</summary>

@@ -21,5 +21,5 @@ public readonly record struct PagemapScanRequest(
 /// <summary>A page_region: [Start, End) with the reported categories.</summary>
 public readonly record struct PageRegion(ulong Start, ulong End, PageCategories Categories);
 
-/// <summary>The ioctl's result: the regions and walk_end (where it stopped).</summary>
-public sealed record PagemapScanResult(IReadOnlyList<PageRegion> Regions, ulong WalkEnd);
+/// <summary>The ioctl's result: how many regions were written to the caller's buffer, and walk_end (where it stopped).</summary>
+public readonly record struct PagemapScanResult(int RegionCount, ulong WalkEnd);

@@ -28,7 +28,7 @@ public class ReadmeTourTests
 
         var flush = new FlushPlan();
         var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
-        WalkResult r = PageTableOps.ChangeProtection(space, 0x4000_0000, 0x8000_0000, wp, flush: flush);
+        WalkResult r = PageTableOps.ChangeProtection(space, 0x4000_0000, 0x8000_0000, wp, flush);
         Assert.True(r.Complete);
         Assert.Equal((0x8000_0000L - 0x4000_0000L) >> 12, r.EntriesChanged);
         Assert.True(r.TablesAllocated > 0);
@@ -38,12 +38,15 @@ public class ReadmeTourTests
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);
         mm.RegisterWriteProtect(0x7f00_0000_0000, 64 << 12);
-        mm.WriteProtect(0x7f00_0000_0000, 64 << 12, protect: true);
-        var access = mm.Access(0x7f00_0000_1000, write: true);
+        flush.Clear();
+        mm.WriteProtect(0x7f00_0000_0000, 64 << 12, protect: true, flush);
+        var access = mm.Access(0x7f00_0000_1000, write: true, flush);
         Assert.Equal(AccessOutcome.Completed, access.Outcome);
+        var regions = new PageRegion[16];
         var written = mm.Scan(0x7f00_0000_0000, 0x7f00_0004_0000,
-            new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true));
-        var page = Assert.Single(written.Regions);
+            new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true), regions, flush);
+        Assert.Equal(1, written.RegionCount);
+        var page = regions[0];
         Assert.Equal(new PageRegion(0x7f00_0000_1000, 0x7f00_0000_2000, page.Categories), page);
     }
 }

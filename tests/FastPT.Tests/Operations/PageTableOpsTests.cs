@@ -23,7 +23,7 @@ public unsafe class PageTableOpsTests
         using var space = new AddressSpace(src, levels);
         // 3 pages before a 1 GiB boundary to 600 pages after: 2 pud entries' worth of tables.
         ulong start = 5 * GiB - 3 * 4096, end = 5 * GiB + 600 * 4096;
-        var r = PageTableOps.ChangeProtection(space, start, end, Protect);
+        var r = PageTableOps.ChangeProtection(space, start, end, Protect, new FlushPlan());
 
         Assert.True(r.Complete);
         Assert.Equal((long)((end - start) >> 12), r.EntriesChanged);
@@ -39,7 +39,7 @@ public unsafe class PageTableOpsTests
         }
         // No TLB flush is owed for none -> marker.
         var flush = new FlushPlan();
-        var again = PageTableOps.ChangeProtection(space, start, end, Resolve, flush: flush);
+        var again = PageTableOps.ChangeProtection(space, start, end, Resolve, flush);
         Assert.Equal(r.EntriesChanged, again.EntriesChanged);
         Assert.Equal(0, flush.Count);
         Assert.Equal(0, again.TablesAllocated);
@@ -51,7 +51,7 @@ public unsafe class PageTableOpsTests
         using var src = new NativeTableSource(maxTables: 4); // root + pud + pmd + one pte table
         using var space = new AddressSpace(src);
         ulong start = 2 * GiB, end = start + 3 * 512 * 4096;
-        var r = PageTableOps.ChangeProtection(space, start, end, Protect);
+        var r = PageTableOps.ChangeProtection(space, start, end, Protect, new FlushPlan());
 
         Assert.Equal(WalkStatus.OutOfTables, r.Status);
         Assert.Equal(start + 512 * 4096, r.WalkEnd);
@@ -70,14 +70,14 @@ public unsafe class PageTableOpsTests
         using var b = new NativeTableSource();
         using var sb = new AddressSpace(b);
         ulong start = GiB + 100 * 4096, end = GiB + 5000 * 4096;
-        var whole = PageTableOps.ChangeProtection(sa, start, end, Protect);
+        var whole = PageTableOps.ChangeProtection(sa, start, end, Protect, new FlushPlan());
 
         long total = 0;
         ulong at = start;
         int calls = 0;
         while (true)
         {
-            var part = PageTableOps.ChangeProtection(sb, at, end, Protect, budgetPages: 1000);
+            var part = PageTableOps.ChangeProtection(sb, at, end, Protect, new FlushPlan(), new WalkOptions { BudgetPages = 1000 });
             total += part.EntriesChanged;
             calls++;
             if (part.Complete)
@@ -103,7 +103,7 @@ public unsafe class PageTableOpsTests
         var p = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: false);
         var flush = new FlushPlan();
 
-        var r = PageTableOps.ChangeProtection(space, GiB + 4096, GiB + (4UL << 20), p, flush: flush);
+        var r = PageTableOps.ChangeProtection(space, GiB + 4096, GiB + (4UL << 20), p, flush);
 
         Assert.Equal(1, r.HugeSplits);
         Assert.Equal(511 + 512, r.EntriesChanged);
@@ -129,7 +129,7 @@ public unsafe class PageTableOpsTests
 
         // From 3 pages into the second 2 MiB extent to the end of the fourth extent.
         ulong start = GiB + (2UL << 20) + 3 * 4096, end = GiB + (8UL << 20);
-        var r = PageTableOps.ChangeProtection(space, start, end, p);
+        var r = PageTableOps.ChangeProtection(space, start, end, p, new FlushPlan());
 
         Assert.Equal(2, r.HugeSplits); // the 1 GiB leaf, then the 2 MiB leaf at the start edge
         Assert.Equal(509 + 2 * 512, r.EntriesChanged);
@@ -159,9 +159,9 @@ public unsafe class PageTableOpsTests
         long tables = src.TablesInUse;
         // Protect the second extent so a zap that keeps uffd-wp leaves markers there.
         PageTableOps.ChangeProtection(space, start + (2UL << 20), start + (4UL << 20),
-            ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true));
+            ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true), new FlushPlan());
 
-        var r = PageTableOps.Zap(space, start, start + (4UL << 20), ZapParams.DontNeedFileUffdWp);
+        var r = PageTableOps.Zap(space, start, start + (4UL << 20), ZapParams.DontNeedFileUffdWp, new FlushPlan());
 
         Assert.Equal(1024, r.EntriesChanged);
         Assert.Equal(1, r.TablesFreed);
@@ -175,9 +175,9 @@ public unsafe class PageTableOpsTests
     {
         using var src = new NativeTableSource();
         using var space = new AddressSpace(src);
-        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 4096 + 1, 8192, Protect));
-        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 8192, 8192, Protect));
-        Assert.Throws<ArgumentOutOfRangeException>(() => PageTableOps.ChangeProtection(space, (1UL << 47) - 4096, (1UL << 47) + 4096, Protect));
+        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 4096 + 1, 8192, Protect, new FlushPlan()));
+        Assert.Throws<ArgumentException>(() => PageTableOps.ChangeProtection(space, 8192, 8192, Protect, new FlushPlan()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PageTableOps.ChangeProtection(space, (1UL << 47) - 4096, (1UL << 47) + 4096, Protect, new FlushPlan()));
         Assert.Equal(1, src.TablesInUse);
     }
 }

@@ -1,4 +1,5 @@
 using FastPT.Uffd;
+using FastPT.Walk;
 using Xunit;
 
 namespace FastPT.Tests.Uffd;
@@ -19,17 +20,19 @@ public class FaultPathAllocationTests
         m.Map(Base, Pages * 4096, Backing.File, MemoryProtection.ReadWrite);
         m.RegisterWriteProtect(Base, Pages * 4096);
 
+        var flush = new FlushPlan();
         void RoundTrips()
         {
-            m.WriteProtect(Base, Pages * 4096, protect: true);
+            flush.Clear();
+            m.WriteProtect(Base, Pages * 4096, protect: true, flush);
             for (int p = 0; p < Pages; p++)
             {
                 ulong va = Base + (ulong)p * 4096;
-                var r = m.Access(va, write: true);
+                var r = m.Access(va, write: true, flush);
                 if (r.Outcome != AccessOutcome.WriteProtectFault)
                     throw new InvalidOperationException($"page {p}: expected a write-protect fault, got {r.Outcome}");
-                m.WriteProtect(r.Message.Address, 4096, protect: false);
-                var retry = m.Access(va, write: true);
+                m.WriteProtect(r.Message.Address, 4096, protect: false, flush);
+                var retry = m.Access(va, write: true, flush);
                 if (retry.Outcome != AccessOutcome.Completed)
                     throw new InvalidOperationException($"page {p}: the retry did not complete: {retry.Outcome}");
             }

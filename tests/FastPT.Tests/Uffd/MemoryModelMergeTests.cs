@@ -1,5 +1,6 @@
 using FastPT.Kernels;
 using FastPT.Uffd;
+using FastPT.Walk;
 using Xunit;
 
 namespace FastPT.Tests.Uffd;
@@ -17,18 +18,18 @@ public class MemoryModelMergeTests
     private static ulong At(long page) => Base + (ulong)page * Page;
 
     private static PageCategories Cats(MemoryModel m, long page) =>
-        m.Scan(At(page), At(page + 1), new PagemapScanRequest(Return: PageCategories.All)).Regions is [var r] ? r.Categories : PageCategories.None;
+        m.ScanAll(At(page), At(page + 1), new PagemapScanRequest(Return: PageCategories.All)) is [var r] ? r.Categories : PageCategories.None;
 
     [Fact]
     public void ReadOnlyNeverFaultedAnon_IsUncharged_AndDoesNotMergeWithChargedMemory()
     {
         using var m = new MemoryModel();
         m.Map(Base, 512 * Page, Backing.Anon, MemoryProtection.ReadWrite);
-        m.Protect(At(0), Page, MemoryProtection.Read);
-        Assert.Equal(AccessOutcome.Completed, m.Access(At(1), write: true).Outcome);
-        m.Protect(At(0), 512 * Page, MemoryProtection.Read);
+        m.Protect(At(0), Page, MemoryProtection.Read, new FlushPlan());
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(1), write: true, new FlushPlan()).Outcome);
+        m.Protect(At(0), 512 * Page, MemoryProtection.Read, new FlushPlan());
         long tables = m.TablesInUse;
-        m.Zap(At(0), 512 * Page);
+        m.Zap(At(0), 512 * Page, new FlushPlan());
         Assert.Equal(tables, m.TablesInUse); // two VMAs: no whole extent in one, the PTE table stays
         Assert.Equal(PageCategories.Written, Cats(m, 0));
     }
@@ -38,12 +39,12 @@ public class MemoryModelMergeTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 512 * Page, Backing.Anon, MemoryProtection.ReadWrite);
-        m.Protect(At(1), Page, MemoryProtection.Read);
-        m.Access(At(0), write: true);
-        m.Protect(At(1), Page, MemoryProtection.ReadWrite);
+        m.Protect(At(1), Page, MemoryProtection.Read, new FlushPlan());
+        m.Access(At(0), write: true, new FlushPlan());
+        m.Protect(At(1), Page, MemoryProtection.ReadWrite, new FlushPlan());
         Assert.Equal(512 * Page, m.RegionLength(Base));
         long tables = m.TablesInUse;
-        m.Zap(At(0), 512 * Page);
+        m.Zap(At(0), 512 * Page, new FlushPlan());
         Assert.Equal(tables - 1, m.TablesInUse);
         Assert.Equal(PageCategories.None, Cats(m, 0)); // a hole without a table
     }
@@ -53,13 +54,13 @@ public class MemoryModelMergeTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 1536 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        m.Protect(At(510), 4 * Page, MemoryProtection.Read);
-        m.Access(At(1100), write: true); // a THP in [514, 1536): anon_vma A
-        m.Access(At(0), write: true);    // a 4 KiB page in [0, 510): anon_vma B
+        m.Protect(At(510), 4 * Page, MemoryProtection.Read, new FlushPlan());
+        m.Access(At(1100), write: true, new FlushPlan()); // a THP in [514, 1536): anon_vma A
+        m.Access(At(0), write: true, new FlushPlan());    // a 4 KiB page in [0, 510): anon_vma B
         Assert.Equal(PageCategories.Huge, Cats(m, 1100) & PageCategories.Huge);
         Assert.Equal(PageCategories.None, Cats(m, 0) & PageCategories.Huge);
-        m.Protect(At(0), 1536 * Page, MemoryProtection.ReadWrite);
-        m.Access(At(600), write: true);
+        m.Protect(At(0), 1536 * Page, MemoryProtection.ReadWrite, new FlushPlan());
+        m.Access(At(600), write: true, new FlushPlan());
         // Had [510, 514) merged right, extent 512-1023 would lie inside one VMA and be huge.
         Assert.Equal(PageCategories.Written | PageCategories.Present, Cats(m, 600));
     }
@@ -69,12 +70,12 @@ public class MemoryModelMergeTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        m.Protect(At(0), 520 * Page, MemoryProtection.Read);
-        m.Access(At(600), write: true);  // [520, 1024) gets anon_vma A
-        m.Access(At(5), write: false);   // the zero page: no anon_vma for [0, 520)
-        m.Protect(At(0), 520 * Page, MemoryProtection.ReadWrite);
+        m.Protect(At(0), 520 * Page, MemoryProtection.Read, new FlushPlan());
+        m.Access(At(600), write: true, new FlushPlan());  // [520, 1024) gets anon_vma A
+        m.Access(At(5), write: false, new FlushPlan());   // the zero page: no anon_vma for [0, 520)
+        m.Protect(At(0), 520 * Page, MemoryProtection.ReadWrite, new FlushPlan());
         Assert.Equal(1024 * Page, m.RegionLength(Base));
-        m.Access(At(100), write: true); // extent 0-511 is inside one VMA again
+        m.Access(At(100), write: true, new FlushPlan()); // extent 0-511 is inside one VMA again
         Assert.Equal(PageCategories.Huge, Cats(m, 100) & PageCategories.Huge);
     }
 
@@ -83,14 +84,14 @@ public class MemoryModelMergeTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 512 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        m.Access(At(0), write: false);
-        m.Protect(At(0), 512 * Page, MemoryProtection.None);
+        m.Access(At(0), write: false, new FlushPlan());
+        m.Protect(At(0), 512 * Page, MemoryProtection.None, new FlushPlan());
         Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.PfnZero | PageCategories.Huge, Cats(m, 3));
-        m.Protect(At(0), Page, MemoryProtection.Read); // the VMA edge splits the huge zero page
+        m.Protect(At(0), Page, MemoryProtection.Read, new FlushPlan()); // the VMA edge splits the huge zero page
         Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.PfnZero, Cats(m, 0));
         Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.PfnZero, Cats(m, 3));
-        Assert.Equal(AccessOutcome.SegmentationFault, m.Access(At(3), write: false).Outcome);
-        Assert.Equal(AccessOutcome.Completed, m.Access(At(0), write: false).Outcome);
+        Assert.Equal(AccessOutcome.SegmentationFault, m.Access(At(3), write: false, new FlushPlan()).Outcome);
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(0), write: false, new FlushPlan()).Outcome);
     }
 
     [Fact]
@@ -99,10 +100,10 @@ public class MemoryModelMergeTests
         using var m = new MemoryModel(UffdFeatures.WpAsync);
         m.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
         m.RegisterWriteProtect(Base, 1024 * Page);
-        m.Access(At(1), write: true);
-        m.Access(At(512), write: true);
+        m.Access(At(1), write: true, new FlushPlan());
+        m.Access(At(512), write: true, new FlushPlan());
         var all = new PagemapScanRequest(Return: PageCategories.All, WriteProtectMatching: true);
-        var r = m.Scan(At(1), At(513), all).Regions;
+        var r = m.ScanAll(At(1), At(513), all);
         var cats = PageCategories.WpAllowed | PageCategories.Written | PageCategories.Present;
         Assert.Equal([new PageRegion(At(1), At(512), cats), new PageRegion(At(512), At(513), cats)], r);
 
@@ -110,9 +111,9 @@ public class MemoryModelMergeTests
         using var n = new MemoryModel(UffdFeatures.WpAsync);
         n.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
         n.RegisterWriteProtect(Base, 1024 * Page);
-        n.Access(At(0), write: true);
-        n.Access(At(512), write: true);
+        n.Access(At(0), write: true, new FlushPlan());
+        n.Access(At(512), write: true, new FlushPlan());
         var written = all with { Return = PageCategories.Written };
-        Assert.Equal([new PageRegion(At(0), At(513), PageCategories.Written)], n.Scan(At(0), At(513), written).Regions);
+        Assert.Equal([new PageRegion(At(0), At(513), PageCategories.Written)], n.ScanAll(At(0), At(513), written));
     }
 }

@@ -1,5 +1,6 @@
 using FastPT.Entries;
 using FastPT.Uffd;
+using FastPT.Walk;
 using Xunit;
 
 namespace FastPT.Tests.Uffd;
@@ -26,22 +27,22 @@ public class MemoryModelTests
         m.Map(Base, 8 * 4096, Backing.File, MemoryProtection.ReadWrite);
         m.RegisterWriteProtect(Base, 8 * 4096);
         for (int p = 0; p < 3; p++)
-            Assert.Equal(AccessOutcome.Completed, m.Access(Base + (ulong)p * 4096, write: true).Outcome);
-        m.Zap(Base, 8 * 4096);
-        var wp = m.WriteProtect(Base, 8 * 4096, protect: true);
+            Assert.Equal(AccessOutcome.Completed, m.Access(Base + (ulong)p * 4096, write: true, new FlushPlan()).Outcome);
+        m.Zap(Base, 8 * 4096, new FlushPlan());
+        var wp = m.WriteProtect(Base, 8 * 4096, protect: true, new FlushPlan());
         Assert.Equal(8, wp.EntriesChanged);
         Assert.Equal(string.Join(" ", Enumerable.Repeat("-SW-", 8)), States(m, 8));
 
-        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 4096, write: false).Outcome);
-        var fault = m.Access(Base + 2 * 4096, write: true);
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 4096, write: false, new FlushPlan()).Outcome);
+        var fault = m.Access(Base + 2 * 4096, write: true, new FlushPlan());
         Assert.Equal(AccessOutcome.WriteProtectFault, fault.Outcome);
         Assert.Equal(UffdMessage.FlagWrite | UffdMessage.FlagWp, fault.Message.Flags);
         Assert.Equal(Base + 2 * 4096, fault.Message.Address);
-        m.WriteProtect(Base + 2 * 4096, 4096, protect: false);
-        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 2 * 4096, write: true).Outcome);
+        m.WriteProtect(Base + 2 * 4096, 4096, protect: false, new FlushPlan());
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base + 2 * 4096, write: true, new FlushPlan()).Outcome);
         Assert.Equal("-SW- P-WF P--F -SW- -SW- -SW- -SW- -SW-", States(m, 8));
 
-        m.WriteProtect(Base, 8 * 4096, protect: false);
+        m.WriteProtect(Base, 8 * 4096, protect: false, new FlushPlan());
         Assert.Equal("---- P--F P--F ---- ---- ---- ---- ----", States(m, 8));
     }
 
@@ -53,7 +54,7 @@ public class MemoryModelTests
         m.Map(start, 2 * 4096, Backing.File, MemoryProtection.ReadWrite);
         m.RegisterWriteProtect(start, 2 * 4096);
         long before = m.TablesInUse;
-        var r = m.WriteProtect(start, 2 * 4096, protect: true);
+        var r = m.WriteProtect(start, 2 * 4096, protect: true, new FlushPlan());
         Assert.Equal(PteMarker.UffdWp, m.Space.Entry(start, 1));
         Assert.Equal(PteMarker.UffdWp, m.Space.Entry(start + 4096, 1));
         // One pud table, pmd table and pte table on each side of the boundary.
@@ -69,11 +70,11 @@ public class MemoryModelTests
             using var m = new MemoryModel(features);
             m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
             m.RegisterWriteProtect(Base, 4 * 4096);
-            m.WriteProtect(Base, 4 * 4096, protect: true);
+            m.WriteProtect(Base, 4 * 4096, protect: true, new FlushPlan());
             string expected = features == UffdFeatures.None ? "---- ---- ---- ----" : "-SW- -SW- -SW- -SW-";
             Assert.Equal(expected, States(m, 4));
             // A read over a marker maps the zero page write-protected; without one it is plain.
-            m.Access(Base, write: false);
+            m.Access(Base, write: false, new FlushPlan());
             Assert.Equal(features == UffdFeatures.None ? "P---" : "P-W-", State(m, 0));
         }
     }
@@ -87,9 +88,9 @@ public class MemoryModelTests
         foreach (ulong b in new[] { Base, Base + (1UL << 21) })
         {
             m.RegisterWriteProtect(b, 2 * 4096);
-            m.Access(b, write: true);
-            m.WriteProtect(b, 2 * 4096, protect: true);
-            m.Zap(b, 2 * 4096);
+            m.Access(b, write: true, new FlushPlan());
+            m.WriteProtect(b, 2 * 4096, protect: true, new FlushPlan());
+            m.Zap(b, 2 * 4096, new FlushPlan());
         }
         Assert.Equal(PteMarker.UffdWp, m.Space.Entry(Base, 1));
         Assert.Equal(PteMarker.UffdWp, m.Space.Entry(Base + 4096, 1));
@@ -101,10 +102,10 @@ public class MemoryModelTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 4096, Backing.File, MemoryProtection.ReadWrite);
-        m.Protect(Base, 4096, MemoryProtection.Read);
-        Assert.Equal(AccessOutcome.SegmentationFault, m.Access(Base, write: true).Outcome);
+        m.Protect(Base, 4096, MemoryProtection.Read, new FlushPlan());
+        Assert.Equal(AccessOutcome.SegmentationFault, m.Access(Base, write: true, new FlushPlan()).Outcome);
         Assert.Equal("----", State(m, 0));
-        Assert.Equal(AccessOutcome.Completed, m.Access(Base, write: false).Outcome);
+        Assert.Equal(AccessOutcome.Completed, m.Access(Base, write: false, new FlushPlan()).Outcome);
         Assert.Equal("P--F", State(m, 0));
     }
 }

@@ -3,6 +3,7 @@ using FastPT.Traces.Operations;
 using FastPT.Traces.Replay;
 using FastPT.Traces.Tests.Nettrace;
 using FastPT.Uffd;
+using FastPT.Walk;
 
 namespace FastPT.Traces.Tests.Replay;
 
@@ -29,22 +30,22 @@ public class EngineOwnEventsTests : IDisposable
             ulong va = (rng.Next(2) == 0 ? b : b + 0x40_0000) + ((ulong)rng.Next(512) << 12);
             switch (rng.Next(40))
             {
-                case 0: m.WriteProtect(b, 0x20_0000, true); break;
-                case 1: m.WriteProtect(b + 0x40_0000, 0x20_0000, true); break;
-                case 2: m.Zap(va, 0x1000); break;
-                case 3: m.Protect(va, 0x1000, MemoryProtection.Read); break;
-                case 4: m.Protect(va, 0x1000, MemoryProtection.ReadWrite); break;
+                case 0: m.WriteProtect(b, 0x20_0000, true, new FlushPlan()); break;
+                case 1: m.WriteProtect(b + 0x40_0000, 0x20_0000, true, new FlushPlan()); break;
+                case 2: m.Zap(va, 0x1000, new FlushPlan()); break;
+                case 3: m.Protect(va, 0x1000, MemoryProtection.Read, new FlushPlan()); break;
+                case 4: m.Protect(va, 0x1000, MemoryProtection.ReadWrite, new FlushPlan()); break;
                 default:
                     bool write = rng.Next(3) != 0;
-                    if (m.Access(va + (ulong)rng.Next(4096), write).Outcome == AccessOutcome.WriteProtectFault)
+                    if (m.Access(va + (ulong)rng.Next(4096), write, new FlushPlan()).Outcome == AccessOutcome.WriteProtectFault)
                     {
-                        m.WriteProtect(va, 0x1000, false);
-                        m.Access(va, write);
+                        m.WriteProtect(va, 0x1000, false, new FlushPlan());
+                        m.Access(va, write, new FlushPlan());
                     }
                     break;
             }
         }
-        m.Unmap(b + 0x10_0000, 0x8000);
+        m.Unmap(b + 0x10_0000, 0x8000, new FlushPlan());
     }
 
     [SkippableFact]
