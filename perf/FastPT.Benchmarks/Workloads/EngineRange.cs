@@ -76,9 +76,9 @@ public sealed unsafe class EngineRange : IDisposable
 
     public long Unprotect() => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false));
 
-    public long ProtectWith(KernelIsa isa) => Walk(new IsaChangeProtectionOp(isa, _protect));
+    public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_protect, splitHuge: false, isa: isa));
 
-    public long UnprotectWith(KernelIsa isa) => Walk(new IsaChangeProtectionOp(isa, _unprotect));
+    public long UnprotectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false, isa: isa));
 
     public long ProtectParallel(int degree)
     {

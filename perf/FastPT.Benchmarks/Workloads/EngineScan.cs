@@ -11,12 +11,13 @@ namespace FastPT.Benchmarks.Workloads;
 /// the write fault's resolution); the timed scan categorises every page and re-protects
 /// the written ones.
 /// </summary>
-public sealed unsafe class EngineScan : IDisposable
+public sealed class EngineScan : IDisposable
 {
     private readonly EngineRange _range;
     private readonly ulong[] _written;
-    private readonly byte[] _categories;
-    private readonly ScanParams _p = new(EmptyIsWritten: true, WriteProtect: true, PageCategories.WpAllowed);
+    private readonly PageRegion[] _regions;
+    private static readonly PagemapScanRequest Request = new(Mask: PageCategories.Written, Return: PageCategories.Written, WriteProtectMatching: true);
+    private static readonly ScanContext Context = new(PageCategories.WpAllowed, EmptyIsWritten: true, HoleIsWritten: true);
 
     public EngineScan(ulong bytes, double writtenFraction, int seed = 1)
     {
@@ -25,7 +26,7 @@ public sealed unsafe class EngineScan : IDisposable
         var r = new Random(seed);
         _written = [.. Enumerable.Range(0, (int)_range.Pages).Where(_ => r.NextDouble() < writtenFraction)
             .Select(p => EngineRange.Base + ((ulong)p << 12))];
-        _categories = GC.AllocateArray<byte>((int)_range.Pages, pinned: true);
+        _regions = new PageRegion[_written.Length + 16];
     }
 
     public long Pages => _range.Pages;
@@ -42,15 +43,14 @@ public sealed unsafe class EngineScan : IDisposable
         }
     }
 
-    /// <summary>Scan and re-protect; returns the written pages found.</summary>
+    /// <summary>Scan and re-protect through the public verb, as the kernel side's PAGEMAP_SCAN; returns the written pages found.</summary>
     public long ScanAndProtect()
     {
-        fixed (byte* c = _categories)
-        {
-            var op = new ScanOp(c, EngineRange.Base, _p, sharedTables: false);
-            _range.LastFlush.Clear();
-            return RangeWalker.Walk(_range.Space, EngineRange.Base, _range.End, ref op, _range.LastFlush).EntriesChanged;
-        }
+        _range.LastFlush.Clear();
+        var r = PageTableOps.Scan(_range.Space, EngineRange.Base, _range.End, Request, _regions, _range.LastFlush, Context);
+        if (!r.Complete)
+            throw new InvalidOperationException($"the scan stopped at 0x{r.WalkEnd:X} ({r.Status}); the region buffer should hold every run");
+        return r.PagesFound;
     }
 
     public void Dispose() => _range.Dispose();

@@ -40,6 +40,13 @@ public sealed record GeneratorOptions
     public int PatternPercent { get; init; }
 
     /// <summary>
+    /// Chance (percent) that a statement is a scan instead, half of them with <c>wp</c> and
+    /// mostly over whole or partly covered 2 MiB extents: the scan mix (filters, max, runs that
+    /// cross THPs and holes, WP_MATCHING in async mode).
+    /// </summary>
+    public int ScanPercent { get; init; }
+
+    /// <summary>
     /// The exploring profile of the second differential test: bigger and more THP regions,
     /// async mode more often, long sequences and the targeted patterns.
     /// </summary>
@@ -53,6 +60,19 @@ public sealed record GeneratorOptions
         ExtraAsyncPercent = 25,
         FocusPercent = 50,
         PatternPercent = 35,
+    };
+
+    /// <summary>The scan mix of the third differential test: async mode and THP regions often, scans a third of the time.</summary>
+    public static GeneratorOptions Scan { get; } = new()
+    {
+        MinStatements = 15,
+        MaxStatements = 50,
+        MaxRegionPages = 2100,
+        ExtraThpPercent = 40,
+        ExtraAsyncPercent = 60,
+        FocusPercent = 30,
+        PatternPercent = 15,
+        ScanPercent = 35,
     };
 
     /// <summary>
@@ -70,6 +90,7 @@ public sealed record GeneratorOptions
         "long" => Explore with { MinStatements = 120, MaxStatements = 250, MaxRegions = 1, FocusPercent = 100 },
         "thp" => Explore with { ExtraThpPercent = 100, MaxRegionPages = 1600, PatternPercent = 45 },
         "file" => Explore with { ExtraFilePercent = 70, PatternPercent = 50 },
-        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large, patterns, long, thp or file", nameof(name)),
+        "scan" => Scan,
+        _ => throw new ArgumentException($"unknown generator profile '{name}'; use default, explore, async, large, patterns, long, thp, file or scan", nameof(name)),
     };
 }

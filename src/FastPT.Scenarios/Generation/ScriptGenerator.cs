@@ -53,6 +53,12 @@ public static class ScriptGenerator
                 Pattern(sb, rng, r);
                 continue;
             }
+            if (o.ScanPercent > 0 && rng.Next(100) < o.ScanPercent)
+            {
+                string range = rng.Next(3) == 0 ? Range(rng, r) : ExtentRange(rng, r);
+                Line(sb, "scan ", range, (rng.Next(2) == 0 ? " wp" : "") + ScanOptions(rng).Replace(" wp", "", StringComparison.Ordinal));
+                continue;
+            }
             int pick = rng.Next(100);
             if (pick < 20)
                 sb.Append("write ").Append(Range(rng, r, 64)).Append('\n');

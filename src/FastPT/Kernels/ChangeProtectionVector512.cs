@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ChangeProtectionVector256;
@@ -40,14 +39,13 @@ internal static unsafe class ChangeProtectionVector512
             return Narrower.Apply<TMode>(entries, count, p, flush, ref memo);
         if (flush.Length < (count + 63) >> 6)
             throw new ArgumentException($"flush holds {flush.Length} words but the run has {count} entries; pass (count + 63) / 64 words", nameof(flush));
-        ref ulong flushWords = ref MemoryMarshal.GetReference(flush);
         long changed = 0;
         int i = 0;
         while (i < count)
         {
             if (!TMode.Shared && memo.Valid)
             {
-                i = MemoRun(entries, i, count - n, ref flushWords, memo, ref changed);
+                i = MemoRun(entries, i, count - n, flush, memo, ref changed);
                 if (i == count)
                     break;
             }
@@ -238,7 +236,7 @@ internal static unsafe class ChangeProtectionVector512
     /// vectors stay in registers instead of competing with the general path's thirty.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int MemoRun(ulong* entries, int i, int last, ref ulong flushWords, in ChangeProtectionMemo memo, ref long changed)
+    private static int MemoRun(ulong* entries, int i, int last, Span<ulong> flush, in ChangeProtectionMemo memo, ref long changed)
     {
         int n = VecU.Count;
         VecU mask = Vec.Create(memo.Mask), value = Vec.Create(memo.Value);
@@ -279,24 +277,8 @@ internal static unsafe class ChangeProtectionVector512
         if (memo.Counted)
             changed += i - start;
         if (memo.Flush && i > start)
-            SetBits(ref flushWords, start, i);
+            KernelBits.SetRange(flush, start, i);
         return i;
-    }
-
-    /// <summary>Sets bits [from, to) of a bit mask (from &lt; to).</summary>
-    private static void SetBits(ref ulong words, int from, int to)
-    {
-        int w = from >> 6, wEnd = (to - 1) >> 6;
-        ulong head = ulong.MaxValue << (from & 63), tail = ulong.MaxValue >> (63 - ((to - 1) & 63));
-        if (w == wEnd)
-        {
-            Unsafe.Add(ref words, w) |= head & tail;
-            return;
-        }
-        Unsafe.Add(ref words, w) |= head;
-        for (w++; w < wEnd; w++)
-            Unsafe.Add(ref words, w) = ulong.MaxValue;
-        Unsafe.Add(ref words, wEnd) |= tail;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

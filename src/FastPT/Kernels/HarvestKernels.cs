@@ -11,6 +11,18 @@ public enum HarvestBit
     Accessed,
 }
 
+/// <summary>How a harvest treats the caller's bitmap and huge leaves at the range's edges.</summary>
+[Flags]
+public enum HarvestFlags
+{
+    /// <summary>Overwrite the bitmap's bits for the range; never split.</summary>
+    None = 0,
+    /// <summary>OR into the caller's bitmap (merging harvests, as KVM's dirty log users do).</summary>
+    Accumulate = 1 << 0,
+    /// <summary>Split a huge leaf the range covers in part, so the edges are tracked per 4 KiB page (allocates tables).</summary>
+    SplitPartialHuge = 1 << 1,
+}
+
 /// <summary>
 /// Dispatch for the A/D harvest-and-clear kernel: for each present (P=1) entry with the bit
 /// set, sets bit i of <paramref name="harvested"/> and clears the bit in the entry. Returns

@@ -1,29 +1,23 @@
 namespace FastPT.Kernels;
 
 /// <summary>
-/// Dispatch for the written-page scan (PAGEMAP_SCAN's PTE walk, <see cref="ScanRule"/>): writes
-/// one category byte per entry, write-protects written entries when asked, returns how many
-/// entries were written, and sets flush bits for write-protected entries a TLB may hold.
+/// Dispatch for PAGEMAP_SCAN's PTE kernel (<see cref="ScanRule"/>): for each entry of a run,
+/// the reported categories (one word each, meaningful where kept), a kept bit when the
+/// request's filter matches, and under WP_MATCHING the kept written entries write-protected
+/// with their flush bits. Returns how many entries were kept.
 /// </summary>
-public static unsafe class ScanKernels
+internal static unsafe class ScanKernels
 {
-    public static long Apply(ulong* entries, int count, in ScanParams p, Span<byte> categories, Span<ulong> flush) =>
-        Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, p, categories, flush);
-
-    public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ScanParams p, Span<byte> categories, Span<ulong> flush)
+    public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
-        if (categories.Length < count)
-            throw new ArgumentException($"categories holds {categories.Length} bytes but the run has {count} entries; pass one byte per entry", nameof(categories));
-        fixed (byte* c = categories)
+        System.Diagnostics.Debug.Assert(count >= 0 && count <= 512 && kept.Length >= (count + 63) / 64 && flush.Length >= (count + 63) / 64);
+        return isa switch
         {
-            return isa switch
-            {
-                KernelIsa.Avx512 => ScanVector512.Apply<TMode>(entries, count, p, c, flush),
-                KernelIsa.Avx2 => ScanVector256.Apply<TMode>(entries, count, p, c, flush),
-                KernelIsa.V128 => ScanVector128.Apply<TMode>(entries, count, p, c, flush),
-                _ => ScanScalar.Apply<TMode>(entries, count, p, c, flush),
-            };
-        }
+            KernelIsa.Avx512 => ScanVector512.Apply<TMode>(entries, count, p, categories, kept, flush),
+            KernelIsa.Avx2 => ScanVector256.Apply<TMode>(entries, count, p, categories, kept, flush),
+            KernelIsa.V128 => ScanVector128.Apply<TMode>(entries, count, p, categories, kept, flush),
+            _ => ScanScalar.Apply<TMode>(entries, count, p, categories, kept, flush),
+        };
     }
 }

@@ -2,27 +2,27 @@ using System.Runtime.CompilerServices;
 
 namespace FastPT.Kernels;
 
-/// <summary>The scalar written-page scan: <see cref="ScanRule"/> in a loop; the twin of the vector kernels.</summary>
+/// <summary>The scalar PAGEMAP_SCAN PTE kernel: <see cref="ScanRule"/> in a loop; the twin of the vector kernels.</summary>
 [SkipLocalsInit]
 internal static unsafe class ScanScalar
 {
-    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, byte* categories, Span<ulong> flush)
+    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
-        long written = 0;
+        long n = 0;
         for (int i = 0; i < count; i++)
-            written += One<TMode>(entries + i, TMode.Shared ? Volatile.Read(ref entries[i]) : entries[i], p, categories + i, i, flush);
-        return written;
+            n += One<TMode>(entries + i, TMode.Shared ? Volatile.Read(ref entries[i]) : entries[i], p, categories + i, kept, i, flush);
+        return n;
     }
 
-    /// <summary>One entry starting from <paramref name="seen"/>; shared tables retry until the exchange holds.</summary>
+    /// <summary>One entry starting from <paramref name="seen"/>; shared tables retry until the exchange holds. Returns 1 if kept.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int One<TMode>(ulong* slot, ulong seen, in ScanParams p, byte* category, int index, Span<ulong> flush)
+    public static int One<TMode>(ulong* slot, ulong seen, in ScanParams p, ushort* category, Span<ulong> kept, int index, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
         while (true)
         {
-            ulong v = ScanRule.Apply(seen, p, out var c);
+            ulong v = ScanRule.Apply(seen, p, out var c, out bool keep);
             if (v != seen)
             {
                 if (!TableWrite.TryCommit<TMode>(slot, v, ref seen))
@@ -30,8 +30,11 @@ internal static unsafe class ScanScalar
                 if (FlushRules.NeedsFlush(seen, v))
                     KernelBits.Set(flush, index);
             }
-            *category = (byte)c;
-            return (c & PageCategories.Written) != 0 ? 1 : 0;
+            *category = (ushort)(c & p.Return);
+            if (!keep)
+                return 0;
+            KernelBits.Set(kept, index);
+            return 1;
         }
     }
 }

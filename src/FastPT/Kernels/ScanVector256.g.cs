@@ -2,7 +2,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ScanVector128;
 using Vec = System.Runtime.Intrinsics.Vector256;
@@ -11,157 +10,244 @@ using VecU = System.Runtime.Intrinsics.Vector256<ulong>;
 namespace FastPT.Kernels;
 
 /// <summary>
-/// Written-page scan over a run of PTEs, one vector per step: categories are computed in
-/// lanes and narrowed to one byte per entry; WP_MATCHING rewrites the written lanes. The last
+/// PAGEMAP_SCAN over a run of PTEs, one vector per step: categories in lanes, the request's
+/// filter as lane compares, reported categories narrowed to one word per entry, and
+/// WP_MATCHING on the kept written lanes. A run of entries that differ only in bits the
+/// scan ignores (a populated table, all written or all protected) has one category, so
+/// such groups take a loop that tests four vectors against a memo per branch. The last
 /// partial vector overlaps its predecessor with the done lanes masked off (write-protecting
-/// changes categories, so a lane must not be seen twice).
+/// changes categories, so no lane is seen twice).
 /// </summary>
 [SkipLocalsInit]
 internal static unsafe class ScanVector256
 {
-    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, byte* categories, Span<ulong> flush)
+    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
         int n = VecU.Count;
         if (count < n)
-            return Narrower.Apply<TMode>(entries, count, p, categories, flush);
+            return Narrower.Apply<TMode>(entries, count, p, categories, kept, flush);
+        var memo = default(ScanMemo);
+        long found = 0;
+        int i = 0;
+        while (i < count)
+        {
+            if (!TMode.Shared && memo.Valid)
+            {
+                i = MemoRun(entries, i, count - n, categories, kept, flush, memo, ref found);
+                if (i == count)
+                    break;
+            }
+            i = General<TMode>(entries, i, count, p, categories, kept, flush, ref memo, ref found);
+        }
+        return found;
+    }
 
+    /// <summary>
+    /// Every entry kind in lanes, from <paramref name="i"/> to the end of the run or until a
+    /// uniform vector became the memo; returns where it stopped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int General<TMode>(ulong* entries, int i, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush,
+        ref ScanMemo memo, ref long found)
+        where TMode : struct, ITableWriteMode
+    {
+        int n = VecU.Count;
         bool writeProtect = p.WriteProtect;
         VecU zero = VecU.Zero, ones = VecU.AllBitsSet;
         VecU emptyWritten = p.EmptyIsWritten ? ones : zero;
+        VecU softDirtyTracked = p.TrackSoftDirty ? ones : zero;
         VecU vmaCategories = Vec.Create((ulong)p.VmaCategories);
+        VecU normalCategories = Vec.Create((ulong)p.NormalPageCategories);
+        VecU zeroFrame = Vec.Create(p.ZeroPfn == ScanParams.NoPfn ? ulong.MaxValue : (p.ZeroPfn << 12) & Pte.PfnMask);
         VecU present = Vec.Create(Pte.Present);
         VecU presentOrProtNone = Vec.Create(Pte.Present | Pte.ProtNone);
         VecU notGarbage = Vec.Create(~Pte.KnlErratumMask);
         VecU markerType = Vec.Create((ulong)PteMarker.SwapType);
         VecU uffdWp = Vec.Create(Pte.UffdWp);
+        VecU special = Vec.Create(Pte.Special);
         VecU softDirty = Vec.Create(Pte.SoftDirty);
+        VecU pfn = Vec.Create(Pte.PfnMask);
         VecU swapUffdWp = Vec.Create(SwapEntry.UffdWp);
         VecU swapSoftDirty = Vec.Create(SwapEntry.SoftDirty);
-        VecU markerUffdBit = Vec.Create(1UL << 9); // marker offset bit 0 (uffd-wp), stored inverted
+        // Marker offset bits are stored inverted: uffd-wp (offset bit 0) is entry bit 9 clear, guard (bit 2) bit 11 clear.
+        VecU markerUffdBit = Vec.Create(1UL << 9);
+        VecU markerGuardBit = Vec.Create(1UL << 11);
         VecU writable = Vec.Create(Pte.Writable);
         VecU dirty = Vec.Create(Pte.Dirty);
         VecU uffdMarker = Vec.Create(PteMarker.UffdWp);
         VecU catPresent = Vec.Create((ulong)PageCategories.Present);
-        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
-        ulong laneBytes = 0x0101010101010101UL >> (64 - 8 * n); // one 1 per lane's byte
-        ulong presentBytes = laneBytes * (ulong)(p.VmaCategories | PageCategories.Present);
-        ulong writtenBytes = laneBytes * (ulong)PageCategories.Written, softDirtyBytes = laneBytes * (ulong)PageCategories.SoftDirty;
-        VecU presentCategories = Vec.Create((ulong)(p.VmaCategories | PageCategories.Present));
         VecU catWritten = Vec.Create((ulong)PageCategories.Written);
         VecU catSwapped = Vec.Create((ulong)PageCategories.Swapped);
         VecU catSoftDirty = Vec.Create((ulong)PageCategories.SoftDirty);
+        VecU catPfnZero = Vec.Create((ulong)PageCategories.PfnZero);
+        VecU catGuard = Vec.Create((ulong)PageCategories.Guard);
+        VecU inverted = Vec.Create((ulong)p.Inverted), mask = Vec.Create((ulong)p.Mask), anyOf = Vec.Create((ulong)p.AnyOf);
+        VecU anyOfNone = p.AnyOf == PageCategories.None ? ones : zero;
+        VecU returned = Vec.Create((ulong)p.Return);
         VecU flushOnChange = Vec.Create((Pte.PfnMask & ~Pte.PatLarge) | FlushRules.FlushOnChange | FlushRules.UnknownBits);
         VecU flushOnClear = Vec.Create(FlushRules.FlushOnClear);
 
-        long written = 0;
         int done = 0;
-        int i = 0;
+        VecU active = ones;
         while (true)
         {
             if (i > count - n)
             {
                 if (i == count)
                     break;
+                // Overlap the last full vector; lanes below `done` were already processed.
                 done = i - (count - n);
                 i = count - n;
+                active = Vec.GreaterThanOrEqual(VecU.Indices, Vec.Create((ulong)done));
             }
             ulong* at = entries + i;
             VecU old = Vec.Load(at);
-            if (done == 0 && Vec.EqualsAll(old & present, present))
-            {
-                // Every lane present with P=1 (the usual table): two bit tests decide the
-                // categories; no swap, marker or none logic.
-                VecU w = Vec.Equals(old & uffdWp, zero);
-                VecU sd = ~Vec.Equals(old & softDirty, zero);
-                ulong wBits = Vec.ExtractMostSignificantBits(w);
-                if (Bmi2.X64.IsSupported)
-                {
-                    // Category bytes straight from the lane masks: pdep spreads bit k to byte k.
-                    StorePacked(presentBytes | Bmi2.X64.ParallelBitDeposit(wBits, writtenBytes)
-                        | Bmi2.X64.ParallelBitDeposit(Vec.ExtractMostSignificantBits(sd), softDirtyBytes), categories + i);
-                }
-                else
-                {
-                    StoreBytes(presentCategories | (w & catWritten) | (sd & catSoftDirty), categories + i);
-                }
-                if (writeProtect && wBits != 0)
-                {
-                    VecU m = Vec.AndNot(old | uffdWp, writable);
-                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
-                    VecU v = Vec.ConditionalSelect(w, m, old);
-                    // pte_needs_flush for a P=1 entry that pte_mkuffd_wp changed: only RW (cleared)
-                    // and D (moved to saved-dirty) are hardware bits that change.
-                    ulong fBits = Vec.ExtractMostSignificantBits(w & ~Vec.Equals(old & writableOrDirty, zero));
-                    if (!TMode.Shared)
-                    {
-                        Vec.Store(v, at);
-                        flush[i >> 6] |= fBits << (i & 63); // i is a multiple of n here: one word
-                    }
-                    else
-                    {
-                        written += CommitShared<TMode>(at, old, v, ref wBits, ref fBits, p, categories, i, flush);
-                        KernelBits.Or(flush, i, fBits);
-                    }
-                }
-                written += BitOperations.PopCount(wBits);
-                i += n;
-                continue;
-            }
             VecU isPresent = ~Vec.Equals(old & presentOrProtNone, zero);
             VecU isNone = Vec.Equals(old & notGarbage, zero);
             VecU swapFormat = ~(isPresent | isNone);
             VecU isMarker = swapFormat & Vec.Equals(Vec.ShiftRightLogical(old, SwapEntry.TypeShift), markerType);
-            // pte_swp_uffd_wp_any: bit 2 on any swap-format entry, or a uffd-wp marker
-            // (whose inverted offset has bit 9 clear).
+            // pte_swp_uffd_wp_any: bit 2 on any swap-format entry, or a uffd-wp marker.
             VecU swapWp = ~Vec.Equals(old & swapUffdWp, zero) | (isMarker & Vec.Equals(old & markerUffdBit, zero));
-            VecU writtenLanes = (isPresent & Vec.Equals(old & uffdWp, zero))
+            VecU written = (isPresent & Vec.Equals(old & uffdWp, zero))
                 | Vec.AndNot(swapFormat, swapWp)
                 | (isNone & emptyWritten);
-            VecU soft = (isPresent & ~Vec.Equals(old & softDirty, zero))
-                | (swapFormat & ~Vec.Equals(old & swapSoftDirty, zero));
-            VecU cats = vmaCategories | (isPresent & catPresent) | (writtenLanes & catWritten)
-                | (swapFormat & catSwapped) | (soft & catSoftDirty);
+            VecU isSpecial = ~Vec.Equals(old & special, zero);
+            // pte_pfn undoes the L1TF inversion of a PROT_NONE entry (present to Linux, P=0).
+            VecU frame = (old ^ (Vec.Equals(old & present, zero) & pfn)) & pfn;
+            VecU soft = softDirtyTracked & ((isPresent & ~Vec.Equals(old & softDirty, zero))
+                | (swapFormat & ~Vec.Equals(old & swapSoftDirty, zero)));
+            VecU cats = vmaCategories | (isPresent & catPresent) | (written & catWritten) | (swapFormat & catSwapped)
+                | (soft & catSoftDirty)
+                | (Vec.AndNot(isPresent, isSpecial) & normalCategories)
+                | (isPresent & isSpecial & Vec.Equals(frame, zeroFrame) & catPfnZero)
+                | (isMarker & Vec.Equals(old & markerGuardBit, zero) & catGuard);
+            VecU c = cats ^ inverted;
+            VecU keep = Vec.Equals(c & mask, mask) & (anyOfNone | ~Vec.Equals(c & anyOf, zero));
             if (done == 0)
-                StoreBytes(cats, categories + i);
-            else
-                for (int lane = done; lane < n; lane++)
-                    categories[i + lane] = (byte)cats[lane];
-            ulong writtenBits = Vec.ExtractMostSignificantBits(writtenLanes) >> done << done;
-            if (writeProtect && writtenBits != 0)
             {
-                VecU target = done == 0 ? writtenLanes : writtenLanes & Vec.GreaterThanOrEqual(VecU.Indices, Vec.Create((ulong)done));
-                // pte_mkuffd_wp: bit 10, RW cleared, D moved to saved-dirty.
-                VecU m = Vec.AndNot(old | uffdWp, writable);
-                m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
-                VecU v = Vec.ConditionalSelect(isPresent, m, Vec.ConditionalSelect(isNone, uffdMarker, old | swapUffdWp));
-                v = Vec.ConditionalSelect(target, v, old);
-                VecU diff = old ^ v;
-                VecU needs = ~Vec.Equals((diff & flushOnChange) | (diff & old & flushOnClear), zero)
-                    & ~Vec.Equals(old & present, zero);
-                ulong flushBits = Vec.ExtractMostSignificantBits(needs);
-                if (!TMode.Shared)
-                    Vec.Store(v, at);
-                else
-                    written += CommitShared<TMode>(at, old, v, ref writtenBits, ref flushBits, p, categories, i, flush);
-                KernelBits.Or(flush, i, flushBits);
+                KernelBits.StoreLowWords(cats & returned, categories + i);
             }
-            written += BitOperations.PopCount(writtenBits);
+            else
+            {
+                VecU r = cats & returned;
+                for (int lane = done; lane < n; lane++)
+                    categories[i + lane] = (ushort)r[lane];
+            }
+            keep &= active;
+            ulong keptBits = Vec.ExtractMostSignificantBits(keep);
+            if (writeProtect && keptBits != 0)
+            {
+                VecU target = keep & written;
+                if (target != zero)
+                {
+                    // pte_mkuffd_wp: bit 10, RW cleared, D moved to saved-dirty; markers into none; bit 2 on swap.
+                    VecU m = Vec.AndNot(old | uffdWp, writable);
+                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
+                    VecU v = Vec.ConditionalSelect(isPresent, m, Vec.ConditionalSelect(isNone, uffdMarker, old | swapUffdWp));
+                    v = Vec.ConditionalSelect(target, v, old);
+                    VecU diff = old ^ v;
+                    VecU needs = ~Vec.Equals((diff & flushOnChange) | (diff & old & flushOnClear), zero)
+                        & ~Vec.Equals(old & present, zero);
+                    ulong flushBits = Vec.ExtractMostSignificantBits(needs);
+                    if (!TMode.Shared)
+                        Vec.Store(v, at);
+                    else
+                        found += CommitShared<TMode>(at, old, v, ref keptBits, ref flushBits, p, categories, kept, i, flush);
+                    KernelBits.Or(flush, i, flushBits);
+                }
+            }
+            found += BitOperations.PopCount(keptBits);
+            KernelBits.Or(kept, i, keptBits);
+            if (!TMode.Shared && done == 0)
+            {
+                // A uniform vector of a populated table: memoise it for the vectors that follow.
+                ulong e0 = old.ToScalar();
+                if ((e0 & (Pte.Present | Pte.Special)) == Pte.Present
+                    && Vec.EqualsAll(old & Vec.Create(ScanMemo.Key), Vec.Create(e0 & ScanMemo.Key)))
+                {
+                    memo = ScanMemo.For(e0, p);
+                    return i + n;
+                }
+            }
             i += n;
         }
-        return written;
+        return i;
+    }
+
+    /// <summary>
+    /// The fast loop: whole vectors from <paramref name="i"/> (a multiple of the width) while
+    /// every lane matches the memo; returns where it stopped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int MemoRun(ulong* entries, int i, int last, ushort* categories, Span<ulong> kept, Span<ulong> flush,
+        in ScanMemo memo, ref long found)
+    {
+        int n = VecU.Count;
+        VecU key = Vec.Create(ScanMemo.Key), value = Vec.Create(memo.Value);
+        int start = i;
+        if (memo.Protects)
+        {
+            VecU clear = Vec.Create(memo.Clear), set = Vec.Create(memo.Set);
+            for (; i <= last - 3 * n; i += 4 * n)
+            {
+                VecU a = Vec.Load(entries + i), b = Vec.Load(entries + i + n);
+                VecU c = Vec.Load(entries + i + 2 * n), d = Vec.Load(entries + i + 3 * n);
+                VecU miss = ((a ^ value) & key) | ((b ^ value) & key) | ((c ^ value) & key) | ((d ^ value) & key);
+                if (miss != VecU.Zero)
+                    break;
+                Vec.Store(Vec.AndNot(a, clear) | set, entries + i);
+                Vec.Store(Vec.AndNot(b, clear) | set, entries + i + n);
+                Vec.Store(Vec.AndNot(c, clear) | set, entries + i + 2 * n);
+                Vec.Store(Vec.AndNot(d, clear) | set, entries + i + 3 * n);
+            }
+            for (; i <= last; i += n)
+            {
+                VecU a = Vec.Load(entries + i);
+                if (!Vec.EqualsAll(a & key, value))
+                    break;
+                Vec.Store(Vec.AndNot(a, clear) | set, entries + i);
+            }
+        }
+        else
+        {
+            for (; i <= last - 3 * n; i += 4 * n)
+            {
+                VecU miss = ((Vec.Load(entries + i) ^ value) & key) | ((Vec.Load(entries + i + n) ^ value) & key)
+                    | ((Vec.Load(entries + i + 2 * n) ^ value) & key) | ((Vec.Load(entries + i + 3 * n) ^ value) & key);
+                if (miss != VecU.Zero)
+                    break;
+            }
+            for (; i <= last; i += n)
+            {
+                if (!Vec.EqualsAll(Vec.Load(entries + i) & key, value))
+                    break;
+            }
+        }
+        if (i > start)
+        {
+            new Span<ushort>(categories + start, i - start).Fill(memo.Reported);
+            if (memo.Kept)
+            {
+                found += i - start;
+                KernelBits.SetRange(kept, start, i);
+                if (memo.Flushes)
+                    KernelBits.SetRange(flush, start, i);
+            }
+        }
+        return i;
     }
 
     /// <summary>
     /// Shared tables: compare-exchange each changed lane against the value read; a lane that
-    /// lost (a walker set A/D since the load) is redone from what is there now, category
-    /// included, and leaves the vector's bit masks. Returns the redone lanes' written count.
+    /// lost (a walker set A/D since the load) is redone from what is there now and leaves the
+    /// vector's bit masks. Returns the redone lanes' kept count.
     /// </summary>
-    private static long CommitShared<TMode>(ulong* at, VecU old, VecU v, ref ulong writtenBits, ref ulong flushBits,
-        in ScanParams p, byte* categories, int i, Span<ulong> flush)
+    private static long CommitShared<TMode>(ulong* at, VecU old, VecU v, ref ulong keptBits, ref ulong flushBits,
+        in ScanParams p, ushort* categories, Span<ulong> kept, int i, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
-        long written = 0;
+        long found = 0;
         ulong changedBits = Vec.ExtractMostSignificantBits(~Vec.Equals(v, old));
         while (changedBits != 0)
         {
@@ -172,35 +258,10 @@ internal static unsafe class ScanVector256
             if (now == seen)
                 continue;
             ulong bit = 1UL << lane;
-            writtenBits &= ~bit;
+            keptBits &= ~bit;
             flushBits &= ~bit;
-            written += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, i + lane, flush);
+            found += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, kept, i + lane, flush);
         }
-        return written;
-    }
-
-    /// <summary>Stores the low byte of <paramref name="packed"/> for each lane, lane 0 first.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePacked(ulong packed, byte* to)
-    {
-        if (VecU.Count == 8)
-            Unsafe.WriteUnaligned(to, packed);
-        else if (VecU.Count == 4)
-            Unsafe.WriteUnaligned(to, (uint)packed);
-        else
-            Unsafe.WriteUnaligned(to, (ushort)packed);
-    }
-
-    /// <summary>Narrows lanes (each below 256) to bytes and stores one byte per lane.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreBytes(VecU cats, byte* to)
-    {
-        ulong packed = KernelBits.LowBytes(cats);
-        if (VecU.Count == 8)
-            Unsafe.WriteUnaligned(to, packed);
-        else if (VecU.Count == 4)
-            Unsafe.WriteUnaligned(to, (uint)packed);
-        else
-            Unsafe.WriteUnaligned(to, (ushort)packed);
+        return found;
     }
 }

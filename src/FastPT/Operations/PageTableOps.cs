@@ -33,24 +33,68 @@ public static class PageTableOps
     }
 
     /// <summary>
-    /// Harvest-and-clear of D (dirty tracking) or A (working-set tracking) over 4 KiB leaves:
-    /// bit k of <paramref name="bitmap"/> is set for the page at start + k * 4096 that had the
-    /// bit. With <see cref="WalkOptions.SharedTables"/> each clear is atomic, so a bit a running
-    /// vCPU or a concurrent Translate sets between the read and the write is never lost.
+    /// Harvest-and-clear of D (dirty tracking) or A (working-set tracking): bit k of
+    /// <paramref name="bitmap"/> is set for the page at start + k * 4096 that had the bit, for
+    /// 4 KiB PTEs and for every page of a huge leaf. A huge leaf the range covers in part
+    /// reports its covered pages and keeps its bit (nothing outside the range is lost) unless
+    /// <see cref="HarvestFlags.SplitPartialHuge"/> asks for 4 KiB granularity there; otherwise
+    /// a harvest never allocates, so it cannot fail for lack of tables. With
+    /// <see cref="WalkOptions.SharedTables"/> each clear is atomic, so a bit a running vCPU or a
+    /// concurrent Translate sets between the read and the write is never lost.
     /// </summary>
+    /// <param name="bitmap">At least one bit per page of the range, little-endian 64-bit words; overwritten unless <see cref="HarvestFlags.Accumulate"/>.</param>
     public static unsafe WalkResult Harvest(AddressSpace space, ulong start, ulong end, Span<ulong> bitmap,
-        HarvestBit which, FlushPlan flush, in WalkOptions options = default)
+        HarvestBit which, FlushPlan flush, in WalkOptions options = default, HarvestFlags flags = HarvestFlags.None)
     {
         RangeWalker.CheckRange(space, start, end);
         ulong pages = (end - start) >> 12;
         if ((ulong)bitmap.Length * 64 < pages)
-            throw new ArgumentException($"the bitmap holds {bitmap.Length * 64} bits; [0x{start:X}, 0x{end:X}) has {pages} pages", nameof(bitmap));
-        bitmap.Clear();
+            throw new ArgumentException($"the bitmap holds {bitmap.Length * 64} bits; [0x{start:X}, 0x{end:X}) has {pages} pages: pass at least {(pages + 63) / 64} words", nameof(bitmap));
+        if ((flags & ~(HarvestFlags.Accumulate | HarvestFlags.SplitPartialHuge)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(flags), flags, "unknown harvest flags");
+        if ((flags & HarvestFlags.Accumulate) == 0)
+            bitmap[..(int)((pages + 63) / 64)].Clear();
         fixed (ulong* b = bitmap)
         {
-            var op = new HarvestOp(b, start, which, options.SharedTables);
+            var op = new HarvestOp(b, start, which, options.SharedTables,
+                (flags & HarvestFlags.SplitPartialHuge) != 0, atomicBitmap: options.Threads > 1);
             return Walk(space, start, end, ref op, flush, options);
         }
+    }
+
+    /// <summary>
+    /// PAGEMAP_SCAN over raw tables: each page's categories (<see cref="ScanRule"/>; what a
+    /// VMA would add comes from <paramref name="context"/>), kept when the request's filter
+    /// matches, reported as runs of equal categories into <paramref name="regions"/> (like the
+    /// ioctl's vec: when it is full, or <see cref="PagemapScanRequest.MaxPages"/> is reached, the
+    /// scan stops and <see cref="PagemapScanResult.WalkEnd"/> says where to resume; an empty
+    /// buffer reports nothing and write-protects every matching page). With
+    /// <see cref="PagemapScanRequest.WriteProtectMatching"/> the kept written pages are
+    /// write-protected in the same pass (markers into empty entries and holes, a huge leaf at
+    /// its level or, when kept only in part, split first), and the report shows them as they
+    /// were. A warm scan allocates nothing.
+    /// </summary>
+    public static unsafe PagemapScanResult Scan(AddressSpace space, ulong start, ulong end, in PagemapScanRequest request,
+        Span<PageRegion> regions, FlushPlan flush, in ScanContext context = default, bool sharedTables = false)
+    {
+        ArgumentNullException.ThrowIfNull(flush);
+        request.Validate();
+        RangeWalker.CheckRange(space, start, end);
+        fixed (PageRegion* r = regions)
+        {
+            var output = new ScanOutput(r, regions.Length, request.MaxPages);
+            var p = context.Params(request);
+            var op = new ScanOp(space, &output, p, context.HoleIsWritten, context.HugeZeroPfn ?? ScanParams.NoPfn, flush, sharedTables);
+            var w = RangeWalker.Walk(space, start, end, ref op, flush);
+            return Result(w, op, output);
+        }
+    }
+
+    /// <summary>A scan walk's result: out of tables (a hole's markers or a split), stopped by its output, or complete.</summary>
+    internal static PagemapScanResult Result(in WalkResult w, in ScanOp op, in ScanOutput output)
+    {
+        var status = w.Status == WalkStatus.Stopped && op.OutOfTables ? WalkStatus.OutOfTables : w.Status;
+        return new PagemapScanResult(status, output.RegionCount, output.Found, w.WalkEnd);
     }
 
     /// <summary>One walk with the options: on the calling thread, or cut across threads.</summary>

@@ -1,44 +1,286 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using FastPT.Entries;
 using FastPT.Kernels;
+using FastPT.Paging;
 using FastPT.Walk;
 
 namespace FastPT.Operations;
 
-/// <summary>
-/// The written-page scan as a walker operation: one category byte per 4 KiB page of the range
-/// at <c>categories[(va - start) / 4096]</c>; counts written pages; write-protects them with
-/// WP_MATCHING. Pages the walk skips (no table) keep the caller's bytes: fill them with the
-/// hole category first. Huge leaves are not scanned here.
-/// </summary>
-public readonly unsafe struct ScanOp : ILeafOp
+/// <summary>What a splitter with its own rule did with a huge leaf.</summary>
+internal enum SplitOutcome
 {
-    private readonly byte* _categories;
-    private readonly ulong _start;
+    /// <summary>Its rule does not apply: the walker splits the leaf the plain way.</summary>
+    NotMine,
+    /// <summary>A table now stands in the slot.</summary>
+    Split,
+    /// <summary>The rule applies but no table could be had; nothing changed.</summary>
+    OutOfTables,
+}
+
+/// <summary>A split of a huge leaf by a rule the raw walker does not know (Linux's huge zero page).</summary>
+internal interface IHugeSplitter
+{
+    SplitOutcome TrySplit(ulong leafVa, int level);
+}
+
+/// <summary>
+/// PAGEMAP_SCAN as a walker operation over one VMA's part of the range: runs of PTEs go to
+/// the scan kernel and the kept pages become regions; a hole without tables and a huge leaf
+/// are each one output at their level, never page by page. WP_MATCHING protects in the same
+/// pass: present, swap and none entries in the kernel, a huge leaf at its level (one the scan
+/// covers only in part is split, its output taken back and its PTEs scanned instead, as
+/// Linux does), holes get markers. The output state lives with the caller across VMAs.
+/// </summary>
+[SkipLocalsInit]
+internal unsafe struct ScanOp : ILeafOp
+{
+    private readonly AddressSpace _space;
+    private readonly ScanOutput* _out;
     private readonly ScanParams _p;
+    private readonly ScanParams _noWp;
+    private readonly PageCategories _holeCategories;
+    private readonly ulong _hugeZeroPfn;
     private readonly bool _shared;
+    private readonly KernelIsa _isa;
+    private readonly FlushPlan _flush;
+    private readonly IHugeSplitter? _splitter;
 
-    public ScanOp(byte* categories, ulong start, in ScanParams p, bool sharedTables)
+    /// <param name="holeIsWritten">A hole without tables counts as WRITTEN (a VMA registered for uffd-wp).</param>
+    /// <param name="hugeZeroPfn">The huge zero page's first frame (<see cref="ScanParams.NoPfn"/>: none).</param>
+    /// <param name="flush">Receives what WP_MATCHING owes a TLB (also for the markers put into holes, which owe nothing).</param>
+    public ScanOp(AddressSpace space, ScanOutput* output, in ScanParams p, bool holeIsWritten, ulong hugeZeroPfn,
+        FlushPlan flush, bool sharedTables = false, IHugeSplitter? splitter = null, KernelIsa? isa = null)
     {
-        _categories = categories;
-        _start = start;
+        _space = space;
+        _out = output;
         _p = p;
+        _noWp = p with { WriteProtect = false };
+        _holeCategories = p.VmaCategories | (holeIsWritten ? PageCategories.Written : 0);
+        _hugeZeroPfn = hugeZeroPfn;
+        _flush = flush;
         _shared = sharedTables;
+        _splitter = splitter;
+        _isa = isa ?? KernelIsas.Selected;
+        OutOfTables = false;
     }
 
-    public bool PopulateTables => false;
+    public readonly bool PopulateTables => false;
 
-    public bool FreeEmptyCoveredTables => false;
+    public readonly bool FreeEmptyCoveredTables => false;
 
-    public bool SplitCoveredHuge(ulong entry, int level) => false;
+    /// <summary>A hole's markers or a huge zero page's split could not get a table.</summary>
+    public bool OutOfTables { get; private set; }
 
-    public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
+    private ulong _stopAt;
+
+    public readonly ulong StopAt => _stopAt;
+
+    public readonly bool SplitsHuge(ulong entry, int level, bool covered) => false;
+
+    public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
-        var cats = new Span<byte>(_categories + ((va - _start) >> 12), count);
-        changed += _shared
-            ? ScanKernels.Apply<SharedTables>(KernelIsas.Selected, entries, count, _p, cats, flush)
-            : ScanKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, cats, flush);
+        ushort* categories = stackalloc ushort[512];
+        ulong* keptWords = stackalloc ulong[8];
+        var kept = new Span<ulong>(keptWords, 8);
+        kept.Clear();
+        // A run that can neither fill the buffer nor reach the page limit protects in the kernel;
+        // otherwise only what is output before the stop may be protected: a second pass does that.
+        bool inline = _out->CannotStopWithin(count);
+        long n = Kernel(entries, count, inline ? _p : _noWp, categories, kept, flush);
+        changed += n;
+        if (n == 0 || !_out->HasBuffer)
+            return true;
+        int stop = Regions(categories, kept, count, va);
+        if (!inline && _p.WriteProtect && stop > 0)
+        {
+            ushort* scratch = stackalloc ushort[512];
+            Span<ulong> again = stackalloc ulong[8];
+            Kernel(entries, stop, _p, scratch, again, flush);
+        }
+        if (stop < count)
+        {
+            _stopAt = _out->WalkEnd;
+            return false;
+        }
+        return true;
     }
 
-    public void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
+    private readonly long Kernel(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush) =>
+        _shared
+            ? ScanKernels.Apply<SharedTables>(_isa, entries, count, p, categories, kept, flush)
+            : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, p, categories, kept, flush);
+
+    /// <summary>
+    /// Outputs the kept entries of a run as ranges of equal categories; returns how many
+    /// entries were dealt with (count, or the index of the first page that did not fit).
+    /// </summary>
+    private readonly int Regions(ushort* categories, Span<ulong> kept, int count, ulong va)
     {
+        int words = (count + 63) >> 6;
+        int i = NextSet(kept, 0, words);
+        while (i < count)
+        {
+            int runEnd = Math.Min(NextClear(kept, i + 1, words), count);
+            ushort c = categories[i];
+            int segEnd = i + 1 == runEnd ? runEnd : FirstDifferent(categories, i + 1, runEnd, c);
+            ulong end = va + ((ulong)segEnd << 12);
+            if (!_out->Output((PageCategories)c, va + ((ulong)i << 12), ref end))
+                return (int)((end - va) >> 12);
+            i = segEnd < runEnd ? segEnd : NextSet(kept, runEnd, words);
+        }
+        return count;
+    }
+
+    /// <summary>The first set bit at or after <paramref name="from"/> (words * 64 if none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NextSet(Span<ulong> bits, int from, int words)
+    {
+        int w = from >> 6;
+        if (w >= words)
+            return words << 6;
+        ulong x = bits[w] & (ulong.MaxValue << (from & 63));
+        while (x == 0)
+        {
+            if (++w == words)
+                return words << 6;
+            x = bits[w];
+        }
+        return (w << 6) + BitOperations.TrailingZeroCount(x);
+    }
+
+    /// <summary>The first clear bit at or after <paramref name="from"/> (words * 64 if none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NextClear(Span<ulong> bits, int from, int words)
+    {
+        int w = from >> 6;
+        if (w >= words)
+            return words << 6;
+        ulong x = ~bits[w] & (ulong.MaxValue << (from & 63));
+        while (x == 0)
+        {
+            if (++w == words)
+                return words << 6;
+            x = ~bits[w];
+        }
+        return (w << 6) + BitOperations.TrailingZeroCount(x);
+    }
+
+    /// <summary>The first index in [from, to) whose category differs from <paramref name="c"/> (to if none).</summary>
+    private static int FirstDifferent(ushort* categories, int from, int to, ushort c)
+    {
+        int i = from;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var want = Vector256.Create(c);
+            for (; i + Vector256<ushort>.Count <= to; i += Vector256<ushort>.Count)
+            {
+                uint diff = ~Vector256.Equals(Vector256.Load(categories + i), want).ExtractMostSignificantBits();
+                if (diff != 0)
+                    return i + BitOperations.TrailingZeroCount(diff);
+            }
+        }
+        for (; i < to; i++)
+            if (categories[i] != c)
+                return i;
+        return to;
+    }
+
+    public bool Hole(ulong va, ulong end)
+    {
+        if (!_p.Keeps(_holeCategories))
+            return true;
+        ulong outEnd = end;
+        bool go = _out->Output(_holeCategories & _p.Return, va, ref outEnd);
+        if (outEnd != va && _p.WriteProtect && (_holeCategories & PageCategories.Written) != 0)
+        {
+            // uffd_wp_range: markers into the hole, tables made on the way.
+            var markers = ChangeProtectionParams.UffdWriteProtect(PgProt.None, useMarkers: true);
+            var r = PageTableOps.ChangeProtection(_space, va, outEnd, markers, _flush);
+            if (!r.Complete)
+            {
+                // Report only what was protected: the rest is still a written hole for the next scan.
+                _out->Backout(r.WalkEnd, outEnd);
+                OutOfTables = true;
+                _stopAt = r.WalkEnd;
+                return false;
+            }
+        }
+        if (!go)
+            _stopAt = _out->WalkEnd;
+        return go;
+    }
+
+    public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
+    {
+        ulong e = _shared ? Volatile.Read(ref *entry) : *entry;
+        var cats = HugeCategories(e);
+        if (!_p.Keeps(cats))
+            return HugeAction.Done;
+        ulong end = to;
+        bool go = _out->Output(cats & _p.Return, from, ref end);
+        changed += (long)((end - from) >> 12);
+        if (end != from && _p.WriteProtect && (cats & PageCategories.Written) != 0)
+        {
+            if (end - from != 1UL << AddressSpace.Shift(level))
+            {
+                // Only part of the leaf is kept: split it, take the output back, scan its PTEs.
+                changed -= (long)((end - from) >> 12);
+                _out->Backout(from, end);
+                switch (_splitter?.TrySplit(leafVa, level) ?? SplitOutcome.NotMine)
+                {
+                    case SplitOutcome.Split:
+                        return HugeAction.Descend;
+                    case SplitOutcome.OutOfTables:
+                        OutOfTables = true;
+                        _stopAt = from;
+                        return HugeAction.Stop;
+                    default:
+                        return HugeAction.Split;
+                }
+            }
+            while (true)
+            {
+                ulong v = LinuxPte.IsPmdPresent(e) ? LinuxPte.MkUffdWp(e) : e | SwapEntry.UffdWp;
+                if (_shared ? TableWrite.TryCommit<SharedTables>(entry, v, ref e) : TableWrite.TryCommit<ExclusiveTables>(entry, v, ref e))
+                {
+                    flush = FlushRules.NeedsFlush(e, v);
+                    break;
+                }
+            }
+        }
+        if (!go)
+        {
+            _stopAt = _out->WalkEnd;
+            return HugeAction.Stop;
+        }
+        return HugeAction.Done;
+    }
+
+    /// <summary>pagemap_thp_category plus the VMA's categories.</summary>
+    private readonly PageCategories HugeCategories(ulong e)
+    {
+        var c = _p.VmaCategories | PageCategories.Huge;
+        if (LinuxPte.IsPmdPresent(e))
+        {
+            c |= PageCategories.Present;
+            if ((e & Pte.UffdWp) == 0)
+                c |= PageCategories.Written;
+            if (_p.TrackSoftDirty && (e & Pte.SoftDirty) != 0)
+                c |= PageCategories.SoftDirty;
+            ulong frame = L1tf.NeedsInvert(e) ? (e ^ Pte.Pfn2MMask) & Pte.Pfn2MMask : e & Pte.Pfn2MMask;
+            if ((frame >> 12) == _hugeZeroPfn)
+                c |= PageCategories.PfnZero;
+            else if ((e & Pte.Special) == 0)
+                c |= _p.NormalPageCategories;
+            return c;
+        }
+        c |= PageCategories.Swapped;
+        if ((e & SwapEntry.UffdWp) == 0)
+            c |= PageCategories.Written;
+        if (_p.TrackSoftDirty && (e & SwapEntry.SoftDirty) != 0)
+            c |= PageCategories.SoftDirty;
+        return c;
     }
 }

@@ -5,7 +5,7 @@ using FastPT.Walk;
 namespace FastPT.Operations;
 
 /// <summary>Zap as a walker operation: PTE runs by <see cref="ZapRule"/>, covered huge leaves cleared whole.</summary>
-public unsafe struct ZapOp : ILeafOp
+internal unsafe struct ZapOp : ILeafOp
 {
     private readonly ZapParams _p;
     private readonly bool _freeTables;
@@ -24,28 +24,38 @@ public unsafe struct ZapOp : ILeafOp
 
     public readonly bool FreeEmptyCoveredTables => _freeTables;
 
-    /// <summary>
-    /// A covered huge leaf that must leave a marker behind is split so markers can stand in its
-    /// PTEs (a pmd-level marker exists only for hugetlb).
-    /// </summary>
-    public readonly bool SplitCoveredHuge(ulong entry, int level) => _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
+    public readonly ulong StopAt => 0;
 
-    public readonly void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
+    /// <summary>
+    /// A leaf the range covers in part is split (zap_pmd_range); a covered one that must leave
+    /// a marker behind is split too, so markers can stand in its PTEs (a pmd-level marker
+    /// exists only for hugetlb).
+    /// </summary>
+    public readonly bool SplitsHuge(ulong entry, int level, bool covered) =>
+        !covered || _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
+
+    public readonly bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
+    {
         changed += _shared
             ? ZapKernels.Apply<SharedTables>(KernelIsas.Selected, entries, count, _p, flush)
             : ZapKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, flush);
+        return true;
+    }
 
-    public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
+    public readonly bool Hole(ulong va, ulong end) => true;
+
+    public readonly HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
     {
-        ulong old = *entry;
+        // Shared tables: an exchange, so the value cleared is the one a vCPU last wrote.
+        ulong old = _shared ? Interlocked.Exchange(ref *entry, 0UL) : *entry;
         if (LinuxPte.IsNone(old))
-            return;
-        bool present = LinuxPte.IsPmdPresent(old);
+            return HugeAction.Done;
         *entry = 0;
-        if (present)
+        if (LinuxPte.IsPmdPresent(old))
         {
             changed += 512L << (9 * (level - 2));
             flush = true;
         }
+        return HugeAction.Done;
     }
 }

@@ -48,13 +48,22 @@ public sealed unsafe partial class MemoryModel
             Space.Split(va, 2);
             return;
         }
+        if (!TrySplitHugeZero(va, slot))
+            throw new TableAllocationException($"out of page tables while splitting the huge zero page at 0x{va:X}");
+    }
+
+    /// <summary>The huge zero page's split; false (nothing changed) when no table can be had.</summary>
+    private bool TrySplitHugeZero(ulong va, ulong* slot)
+    {
+        ulong pmd = *slot;
         var vma = FindVma(va) ?? throw new InvalidOperationException($"a huge zero page at 0x{va:X} outside every VMA");
         if (!Space.Tables.TryAllocate(out ulong table))
-            throw new TableAllocationException($"out of page tables while splitting the huge zero page at 0x{va:X}");
+            return false;
         ulong pte = Leaf(vma, FrameAllocator.ZeroPfn) | Pte.Special;
         if ((pmd & Pte.UffdWp) != 0)
             pte = LinuxPte.MkUffdWp(pte);
         new Span<ulong>(Space.Table(table), 512).Fill(pte);
         System.Threading.Volatile.Write(ref *slot, table | PgProt.Table);
+        return true;
     }
 }

@@ -1,5 +1,6 @@
 using FastPT.Entries;
 using FastPT.Kernels;
+using FastPT.Operations;
 using FastPT.Walk;
 
 namespace FastPT.Uffd;
@@ -49,146 +50,64 @@ public sealed unsafe partial class MemoryModel
     }
 
     /// <summary>
-    /// PAGEMAP_SCAN over [start, end) (Linux 6.18): per-page categories, filtered, merged into
-    /// runs of equal reported categories, optionally write-protecting the written pages it
-    /// keeps (async-mode VMAs only; others are skipped with WP_MATCHING). With WP_MATCHING a
-    /// written huge page the scan covers only in part is split first.
+    /// PAGEMAP_SCAN over [start, end) (Linux 6.18) on the walker: each VMA's part of the range
+    /// goes through the scan kernels with the VMA's categories (WPALLOWED for async-mode
+    /// registered VMAs, FILE for shmem pages, WRITTEN for empty entries and, in registered
+    /// VMAs, table-less holes), into the caller's region buffer as the ioctl's vec (see
+    /// <see cref="PageTableOps.Scan"/> for the output rules). With WP_MATCHING only async-mode
+    /// VMAs take part; the kept written pages are write-protected in the same pass, and a
+    /// written huge page kept only in part is split first and reported as if there was none.
     /// </summary>
-    public PagemapScanResult Scan(ulong start, ulong end, in PagemapScanRequest request, Span<PageRegion> output, FlushPlan flush)
+    /// <param name="regions">The vec: regions are written here; when it is full the scan stops (see <see cref="PagemapScanResult.WalkEnd"/>).</param>
+    /// <param name="flush">Receives what WP_MATCHING and the splits owe a TLB.</param>
+    public PagemapScanResult Scan(ulong start, ulong end, in PagemapScanRequest request, Span<PageRegion> regions, FlushPlan flush)
     {
         ArgumentNullException.ThrowIfNull(flush);
+        request.Validate();
         if ((start & 4095) != 0 || end <= start)
             throw new ArgumentException($"scan range [0x{start:X}, 0x{end:X}) must start page-aligned and be non-empty");
         end = (end + 4095) & ~4095UL;
-        var regions = new List<PageRegion>();
-        var protect = new List<(Vma Vma, ulong Va)>();
-        long found = 0;
-        ulong keptHugeEnd = 0;
-        ulong va = start;
-        while (va < end)
+        fixed (PageRegion* r = regions)
         {
-            var vma = FindVma(va);
-            ulong stop = vma is null ? NextVmaStart(va, end) : Math.Min(vma.End, end);
-            bool wpAllowed = vma is not null && vma.UffdWp && Async;
-            if (vma is null || request.WriteProtectMatching && !wpAllowed)
+            var output = new ScanOutput(r, regions.Length, request.MaxPages);
+            for (int i = FirstEndingAfter(start); i < _vmas.Count && _vmas[i].Start < end; i++)
             {
-                va = stop;
-                continue;
-            }
-            for (; va < stop; va += 4096)
-            {
-                if (request.MaxPages != 0 && found >= request.MaxPages)
-                    return Finish(regions, protect, va, output, flush);
-                var cats = Categories(vma, va, wpAllowed);
-                if (!request.Matches(cats))
+                var vma = _vmas[i];
+                bool wpAllowed = vma.UffdWp && Async;
+                // pagemap_scan_test_walk: WP_MATCHING skips VMAs that cannot take async write
+                // protection, and a mask that requires WPALLOWED skips them too.
+                if (request.WriteProtectMatching && !wpAllowed
+                    || !wpAllowed && (request.Mask & ~request.Inverted & PageCategories.WpAllowed) != 0
+                    || wpAllowed && (request.Mask & request.Inverted & PageCategories.WpAllowed) != 0)
                     continue;
-                bool newRun = false;
-                if (request.WriteProtectMatching && (cats & PageCategories.Huge) != 0 && (cats & PageCategories.Written) != 0
-                    && va >= keptHugeEnd)
+                var p = new ScanParams
                 {
-                    ulong hugeStart = va & ~(HugeSize - 1);
-                    long budget = request.MaxPages == 0 ? long.MaxValue : request.MaxPages - found;
-                    ulong coveredEnd = Math.Min(Math.Min(stop, hugeStart + HugeSize), va + (ulong)Math.Min(budget, 512) * 4096);
-                    if (va != hugeStart || coveredEnd != hugeStart + HugeSize)
-                    {
-                        // The kernel has already pushed the huge run and takes it back
-                        // (pagemap_scan_backout_range). If that run had opened a new entry, the
-                        // entry is emptied but kept, so what follows cannot merge with the run before.
-                        newRun = regions.Count > 0 && !(regions[^1].End == va && regions[^1].Categories == (cats & request.Return));
-                        SplitHuge(va, flush); // report as if there was no THP
-                        cats = Categories(vma, va, wpAllowed);
-                        if (!request.Matches(cats))
-                            continue;
-                    }
-                    else
-                        keptHugeEnd = hugeStart + HugeSize; // decided once for the whole huge page
-                }
-                found++;
-                Push(regions, va, cats & request.Return, newRun);
-                if (request.WriteProtectMatching && (cats & PageCategories.Written) != 0)
-                    protect.Add((vma, va));
+                    VmaCategories = wpAllowed ? PageCategories.WpAllowed : PageCategories.None,
+                    NormalPageCategories = vma.Anonymous ? PageCategories.None : PageCategories.File,
+                    EmptyIsWritten = true,
+                    TrackSoftDirty = false, // CONFIG_MEM_SOFT_DIRTY is off on the reference kernel
+                    ZeroPfn = FrameAllocator.ZeroPfn,
+                    Mask = request.Mask,
+                    AnyOf = request.AnyOf,
+                    Inverted = request.Inverted,
+                    Return = request.Return,
+                    WriteProtect = request.WriteProtectMatching,
+                };
+                var op = new ScanOp(Space, &output, p, holeIsWritten: vma.UffdWp, FrameAllocator.HugeZeroPfn, flush, splitter: this);
+                var w = RangeWalker.Walk(Space, Math.Max(start, vma.Start), Math.Min(end, vma.End), ref op, flush);
+                if (!w.Complete)
+                    return PageTableOps.Result(w, op, output);
             }
-        }
-        return Finish(regions, protect, end, output, flush);
-    }
-
-    /// <summary>The report shows the state before protection, so WP_MATCHING writes after the walk.</summary>
-    private PagemapScanResult Finish(List<PageRegion> regions, List<(Vma Vma, ulong Va)> protect, ulong walkEnd, Span<PageRegion> output, FlushPlan flush)
-    {
-        if (regions.Count > output.Length)
-            throw new ArgumentException($"the output holds {output.Length} regions; the scan found {regions.Count}", nameof(output));
-        foreach (var (vma, va) in protect)
-            WriteProtectScanned(vma, va, flush);
-        regions.CopyTo(output);
-        return new PagemapScanResult(regions.Count, walkEnd);
-    }
-
-    private ulong NextVmaStart(ulong va, ulong end) =>
-        _vmas.Where(v => v.Start > va).Select(v => v.Start).DefaultIfEmpty(end).Min() is var n && n < end ? n : end;
-
-    private static void Push(List<PageRegion> regions, ulong va, PageCategories cats, bool newRun = false)
-    {
-        if (!newRun && regions.Count > 0 && regions[^1].End == va && regions[^1].Categories == cats)
-            regions[^1] = regions[^1] with { End = va + 4096 };
-        else
-            regions.Add(new PageRegion(va, va + 4096, cats));
-    }
-
-    /// <summary>pagemap_page_category / pagemap_thp_category, plus the VMA's own categories.</summary>
-    private PageCategories Categories(Vma vma, ulong va, bool wpAllowed)
-    {
-        var cats = wpAllowed ? PageCategories.WpAllowed : PageCategories.None;
-        ulong* slot = Space.FindLeaf(va, out int level);
-        ulong e = *slot;
-        if (level >= 2 && IsHugeLeaf(e))
-        {
-            cats |= PageCategories.Present | PageCategories.Huge;
-            if ((e & Pte.UffdWp) == 0)
-                cats |= PageCategories.Written;
-            if (IsHugeZero(e))
-                cats |= PageCategories.PfnZero;
-            else if (!vma.Anonymous)
-                cats |= PageCategories.File;
-            return cats;
-        }
-        if (level >= 2)
-            return cats | (vma.UffdWp ? PageCategories.Written : 0); // a hole without a PTE table
-        switch (LinuxPte.Classify(e))
-        {
-            case EntryKind.None:
-                return cats | PageCategories.Written;
-            case EntryKind.Present:
-                cats |= PageCategories.Present;
-                if ((e & Pte.UffdWp) == 0)
-                    cats |= PageCategories.Written;
-                if ((e & Pte.Special) != 0)
-                    cats |= L1tf.Pfn(e) == FrameAllocator.ZeroPfn ? PageCategories.PfnZero : 0;
-                else if (!vma.Anonymous)
-                    cats |= PageCategories.File;
-                return cats;
-            default:
-                cats |= PageCategories.Swapped;
-                if (!LinuxPte.IsSwapUffdWpAny(e))
-                    cats |= PageCategories.Written;
-                if (PteMarker.IsGuard(e))
-                    cats |= PageCategories.Guard;
-                return cats;
+            return new PagemapScanResult(WalkStatus.Complete, output.RegionCount, output.Found, end);
         }
     }
 
-    /// <summary>WP_MATCHING for one kept written page: bit 10 on a present entry, a marker in an empty one.</summary>
-    private void WriteProtectScanned(Vma vma, ulong va, FlushPlan flush)
+    /// <summary>The model's split of a huge zero page (its own rule) for a scan that keeps part of one.</summary>
+    SplitOutcome IHugeSplitter.TrySplit(ulong leafVa, int level)
     {
-        ulong* pmd = PmdSlot(va);
-        if (pmd != null && IsHugeLeaf(*pmd))
-        {
-            // The whole huge page is kept (partial ones were split): protect it at pmd level.
-            ulong old = *pmd;
-            *pmd = LinuxPte.MkUffdWp(old);
-            if (FlushRules.NeedsFlush(old, *pmd))
-                flush.Add(va & ~(HugeSize - 1), (va & ~(HugeSize - 1)) + HugeSize);
-            return;
-        }
-        ChangeProtection(vma, va, va + 4096, ChangeProtectionFlags.UffdWp, flush);
+        ulong* slot = PmdSlot(leafVa);
+        if (level != 2 || slot == null || !IsHugeLeaf(*slot) || !IsHugeZero(*slot))
+            return SplitOutcome.NotMine;
+        return TrySplitHugeZero(leafVa, slot) ? SplitOutcome.Split : SplitOutcome.OutOfTables;
     }
 }

@@ -15,7 +15,7 @@ namespace FastPT.Uffd;
 /// when one faults the model does what Linux's fault handler would and the CPU retries.
 /// Not thread-safe: one model is one mm under its mmap lock.
 /// </summary>
-public sealed partial class MemoryModel : IDisposable
+public sealed partial class MemoryModel : IDisposable, IHugeSplitter
 {
     private static readonly CpuMode UserCpu = new(User: true);
     private readonly List<Vma> _vmas = [];

@@ -40,10 +40,13 @@ public static unsafe class ParallelWalker
         int allocated = 0, splits = 0;
         ulong limit = end;
         var status = WalkStatus.Complete;
+        var job = ChunkJob<TOp>.For(degree);
+        job.Structure.Clear();
         if (NeedsStructure(space, space.RootTable, space.Levels, start, end, ref op))
         {
+            // Its splits owe flushes too (the page size changes): kept apart and merged in address order below.
             var structure = new StructureOp<TOp>(op);
-            var s = RangeWalker.Walk(space, start, end, ref structure);
+            var s = RangeWalker.Walk(space, start, end, ref structure, flush != null ? job.Structure : null);
             allocated = s.TablesAllocated;
             splits = s.HugeSplits;
             if (!s.Complete)
@@ -52,11 +55,15 @@ public static unsafe class ParallelWalker
                 status = s.Status;
                 limit = s.WalkEnd;
                 if (limit == start)
+                {
+                    if (flush != null)
+                        foreach (var range in job.Structure.Ranges)
+                            flush.Add(range.Start, range.End);
                     return new WalkResult(status, start, 0, allocated, 0, splits);
+                }
             }
         }
 
-        var job = ChunkJob<TOp>.For(degree);
         int chunks = Chunk(space, start, limit, degree, job.Bounds);
         job.Space = space;
         job.Op = op;
@@ -86,11 +93,31 @@ public static unsafe class ParallelWalker
             allocated += r.TablesAllocated;
             freed += r.TablesFreed;
             splits += r.HugeSplits;
-            if (flush != null)
-                foreach (var range in job.Plans[k].Ranges)
-                    flush.Add(range.Start, range.End);
         }
+        if (flush != null)
+            MergeFlushes(flush, job.Structure, job.Plans, chunks);
         return new WalkResult(status, limit, changed, allocated, freed, splits);
+    }
+
+    /// <summary>
+    /// Appends the split flushes and the chunks' plans (each ascending, the chunks in address
+    /// order) to <paramref name="flush"/> in ascending order, as one serial walk would have.
+    /// </summary>
+    private static void MergeFlushes(FlushPlan flush, FlushPlan structure, FlushPlan[] plans, int chunks)
+    {
+        var splits = structure.Ranges;
+        int s = 0;
+        for (int k = 0; k < chunks; k++)
+        {
+            foreach (var range in plans[k].Ranges)
+            {
+                for (; s < splits.Length && splits[s].Start <= range.Start; s++)
+                    flush.Add(splits[s].Start, splits[s].End);
+                flush.Add(range.Start, range.End);
+            }
+        }
+        for (; s < splits.Length; s++)
+            flush.Add(splits[s].Start, splits[s].End);
     }
 
     /// <summary>Chunk boundaries on pmd boundaries, never inside a 1 GiB leaf, into <paramref name="b"/>; returns the chunk count.</summary>
@@ -114,7 +141,7 @@ public static unsafe class ParallelWalker
 
     /// <summary>
     /// Would a walk of [start, end) allocate? Yes when an op that populates meets an empty
-    /// upper entry, or when any huge leaf (present or a huge marker) lies in the range.
+    /// upper entry, or when the op splits a huge leaf in the range.
     /// </summary>
     private static bool NeedsStructure<TOp>(AddressSpace space, ulong* table, int level, ulong start, ulong end, ref TOp op)
         where TOp : struct, ILeafOp
@@ -133,8 +160,8 @@ public static unsafe class ParallelWalker
             }
             else if ((e & Pte.Present) == 0 || level <= 3 && (e & Pte.PageSize) != 0)
             {
-                if (level <= 3)
-                    return true; // a huge leaf: split or not, let the serial pass decide
+                if (level <= 3 && op.SplitsHuge(e, level, va == (va & ~(size - 1)) && next - va == size))
+                    return true;
             }
             else if (level > 2 && NeedsStructure(space, space.Table(e & Pte.PfnMask), level - 1, va, next, ref op))
             {
@@ -154,14 +181,14 @@ public static unsafe class ParallelWalker
 
         public bool FreeEmptyCoveredTables => false;
 
-        public bool SplitCoveredHuge(ulong entry, int level) => _op.SplitCoveredHuge(entry, level);
+        public ulong StopAt => 0;
 
-        public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
-        {
-        }
+        public bool SplitsHuge(ulong entry, int level, bool covered) => _op.SplitsHuge(entry, level, covered);
 
-        public void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
-        {
-        }
+        public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush) => HugeAction.Done;
+
+        public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) => true;
+
+        public bool Hole(ulong va, ulong end) => true;
     }
 }

@@ -85,7 +85,7 @@ public static unsafe class RangeWalker
                 {
                     if (level == 2)
                         _budget -= (long)((next - va) >> 12);
-                    return true;
+                    return op.Hole(va, next) || Stop(WalkStatus.Stopped, op.StopAt);
                 }
                 if (!_tables.TryAllocate(out ulong fresh))
                     return Stop(WalkStatus.OutOfTables, va);
@@ -97,22 +97,40 @@ public static unsafe class RangeWalker
             {
                 if (level > 3)
                     return true; // Linux's p4d/pgd "bad" entries: not ours to touch
-                if (covered && !op.SplitCoveredHuge(e, level))
+                ulong size = 1UL << AddressSpace.Shift(level);
+                ulong leafVa = va & ~(size - 1);
+                var action = op.SplitsHuge(e, level, covered) ? HugeAction.Split : HugeAction.Done;
+                if (action == HugeAction.Done)
                 {
                     bool flush = false;
-                    op.Huge(slot, level, va, ref Changed, ref flush);
+                    action = op.Huge(slot, level, leafVa, va, next, ref Changed, ref flush);
                     if (flush)
-                        _flush?.Add(va, next);
-                    if (level == 2)
-                        _budget -= (long)((next - va) >> 12);
-                    return true;
+                        _flush?.Add(leafVa, leafVa + size);
                 }
-                if (!_tables.TryAllocate(out ulong fresh))
-                    return Stop(WalkStatus.OutOfTables, va);
-                AddressSpace.FillSplit(_tables.Table(fresh), e, level);
-                Allocated++;
-                Splits++;
-                Volatile.Write(ref *slot, fresh | PgProt.Table);
+                switch (action)
+                {
+                    case HugeAction.Done:
+                        if (level == 2)
+                            _budget -= (long)((next - va) >> 12);
+                        return true;
+                    case HugeAction.Stop:
+                        return Stop(WalkStatus.Stopped, op.StopAt);
+                    case HugeAction.Split:
+                        e = *slot;
+                        if (!_tables.TryAllocate(out ulong fresh))
+                            return Stop(WalkStatus.OutOfTables, va);
+                        AddressSpace.FillSplit(_tables.Table(fresh), e, level);
+                        Allocated++;
+                        Splits++;
+                        Volatile.Write(ref *slot, fresh | PgProt.Table);
+                        // The page size changes: a TLB may hold the huge translation (Linux's pmdp_invalidate).
+                        if ((e & Pte.Present) != 0)
+                            _flush?.Add(leafVa, leafVa + size);
+                        break;
+                    default:
+                        Splits++; // Descend: the op split the leaf with its own rule
+                        break;
+                }
                 e = *slot;
             }
             ulong* child = _tables.Table(e & Pte.PfnMask);
@@ -134,10 +152,10 @@ public static unsafe class RangeWalker
             int first = AddressSpace.Index(start, 1);
             int count = (int)((end - start) >> 12);
             Span<ulong> mask = stackalloc ulong[8];
-            op.Run(table + first, count, start, ref Changed, mask);
+            bool go = op.Run(table + first, count, start, ref Changed, mask);
             _flush?.AddMask(mask, start);
             _budget -= count;
-            return true;
+            return go || Stop(WalkStatus.Stopped, op.StopAt);
         }
 
         private bool Stop(WalkStatus status, ulong va)

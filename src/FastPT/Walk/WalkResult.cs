@@ -11,6 +11,11 @@ public enum WalkStatus
     /// processed and every table is consistent; the flush plan covers what changed.
     /// </summary>
     OutOfTables,
+    /// <summary>
+    /// The operation ended the walk (a scan whose output is full or whose page limit was
+    /// reached); everything before <see cref="WalkResult.WalkEnd"/> was processed.
+    /// </summary>
+    Stopped,
 }
 
 /// <summary>What a walk did. <see cref="EntriesChanged"/> counts as Linux's change_protection does.</summary>

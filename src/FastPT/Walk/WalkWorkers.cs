@@ -143,6 +143,8 @@ internal sealed class ChunkJob<TOp> : ChunkJob where TOp : struct, ILeafOp
     public ulong[] Bounds = [];
     public WalkResult[] Results = [];
     public FlushPlan[] Plans = [];
+    /// <summary>The flushes of the serial structure pass (splits), merged with the chunks' afterwards.</summary>
+    public readonly FlushPlan Structure = new();
     public TOp Op;
     public bool WithFlush;
 

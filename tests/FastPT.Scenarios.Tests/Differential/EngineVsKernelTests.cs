@@ -31,6 +31,11 @@ public sealed class EngineVsKernelTests(ITestOutputHelper output)
         Check(profile, GeneratorOptions.Profile(profile), TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SEED", 1), TestPaths.EnvInt("FASTPT_DIFF_EXPLORE_SCRIPTS", 150));
     }
 
+    /// <summary>The scan mix: what PAGEMAP_SCAN on the walker ships is what the kernel verifies (FASTPT_DIFF_SCAN_SEED, FASTPT_DIFF_SCAN_SCRIPTS, default 300).</summary>
+    [SkippableFact]
+    public void Engine_and_kernel_print_identical_reports_on_the_scan_mix() =>
+        Check("scan", GeneratorOptions.Scan, TestPaths.EnvInt("FASTPT_DIFF_SCAN_SEED", 1), TestPaths.EnvInt("FASTPT_DIFF_SCAN_SCRIPTS", 300));
+
     [Fact]
     public void Explored_scripts_are_valid_and_use_the_targeted_patterns()
     {

@@ -23,6 +23,9 @@ internal static class KernelTestData
 
     public const ulong Sentinel = 0xDEAD_BEEF_0BAD_F00D;
 
+    /// <summary>The zero page's frame in the scan kernels' tests (special entries of it are PFNZERO).</summary>
+    public const ulong ZeroPfn = 0x1000;
+
     public static readonly ulong[] NewProts =
         [PgProt.Shared, PgProt.ReadOnly, PgProt.None, PgProt.SharedExec, PgProt.ReadOnlyExec, 0, 0x8000_0000_0000_0067];
 
@@ -52,8 +55,10 @@ internal static class KernelTestData
         ulong high = (r.Next(4) == 0 ? Pte.NoExecute : 0) | (r.Next(4) == 0 ? Pte.SavedDirty : 0)
             | (r.Next(8) == 0 ? Pte.DevMap : 0) | (r.Next(8) == 0 ? (ulong)(uint)r.Next(32) << 52 : 0)
             | (r.Next(4) == 0 ? (ulong)(uint)r.Next(16) << Pte.PkeyShift : 0);
-        switch (r.Next(12))
+        switch (r.Next(13))
         {
+            case 12: // the zero page, special, readable or PROT_NONE (inverted frame), sometimes uffd-wp
+                return L1tf.PfnEntry(ZeroPfn, r.Next(3) == 0 ? PgProt.None : PgProt.ReadOnly) | Pte.Special | (r.Next(2) == 0 ? Pte.UffdWp : 0);
             case 0: return 0;
             case 1: return (ulong)(uint)r.Next(1, 4) << 5; // A/D garbage only: still none
             case 2:
@@ -77,7 +82,7 @@ internal static class KernelTestData
     /// <summary>A run where every entry has the same kind (or at least P=1), so the all-present / all-none / memo fast paths run.</summary>
     public static void Fill(Random r, Span<ulong> span)
     {
-        int mode = r.Next(6);
+        int mode = r.Next(7);
         ulong one = Entry(r);
         for (int i = 0; i < span.Length; i++)
         {
@@ -87,6 +92,8 @@ internal static class KernelTestData
                 1 => r.Next(16) == 0 ? Entry(r) : 0,
                 2 => r.Next(16) == 0 ? Entry(r) : PteMarker.UffdWp,
                 3 => (ulong)r.NextInt64() | ((ulong)r.Next(2) << 63) | Pte.Present, // every lane P=1, bits mixed per lane
+                4 => (one & ~(Pte.PfnMask | Pte.UffdWp | Pte.Writable | Pte.Dirty | Pte.Special)) | ((ulong)i << 12) | Pte.Present
+                    | (r.Next(10) == 0 ? Pte.Writable | Pte.Dirty : Pte.UffdWp), // a written/protected mix of one mapping
 
                 _ => Entry(r),
             };

@@ -24,7 +24,7 @@ public unsafe class KernelTwinTests
         Array.Fill(expected, KernelTestData.Sentinel);
         input.CopyTo(expected.AsSpan(Pad + offset));
         var actual = (ulong[])expected.Clone();
-        byte[] eb = new byte[count + Pad], ab = new byte[count + Pad];
+        byte[] eb = new byte[2 * count + Pad], ab = new byte[2 * count + Pad];
         Array.Fill(eb, (byte)0xA5);
         Array.Fill(ab, (byte)0xA5);
         Span<ulong> ea = stackalloc ulong[8], eB = stackalloc ulong[8], aa = stackalloc ulong[8], aB = stackalloc ulong[8];
@@ -40,10 +40,11 @@ public unsafe class KernelTwinTests
             if (expected[i] != actual[i])
                 Assert.Fail($"{name} {isa} shared={shared} count={count}: slot {at}: input 0x{(at >= 0 && at < count ? input[at] : KernelTestData.Sentinel):X} expected 0x{expected[i]:X} got 0x{actual[i]:X}");
         }
-        Assert.Equal(e, a);
-        Assert.Equal(eb, ab);
-        Assert.Equal(ea.ToArray(), aa.ToArray());
-        Assert.Equal(eB.ToArray(), aB.ToArray());
+        string what = $"{name} {isa} shared={shared} count={count} offset={offset}";
+        Assert.True(e == a, $"{what}: returned {a}, the scalar twin {e}");
+        Assert.True(eb.AsSpan().SequenceEqual(ab), $"{what}: byte outputs differ at {eb.AsSpan().CommonPrefixLength(ab)}");
+        Assert.True(ea.SequenceEqual(aa), $"{what}: first bit outputs differ: {string.Join(",", aa.ToArray().Select(x => x.ToString("X")))} vs {string.Join(",", ea.ToArray().Select(x => x.ToString("X")))}");
+        Assert.True(eB.SequenceEqual(aB), $"{what}: second bit outputs differ");
     }
 
     private static List<(string, Kernel)> Kernels()
@@ -53,19 +54,32 @@ public unsafe class KernelTwinTests
             list.Add(($"zap {zp}", (isa, shared, e, c, b, f, _) => shared
                 ? ZapKernels.Apply<SharedTables>(isa, e, c, zp, f)
                 : ZapKernels.Apply<ExclusiveTables>(isa, e, c, zp, f)));
-        foreach (var vma in new[] { PageCategories.None, PageCategories.WpAllowed | PageCategories.File })
-            for (int k = 0; k < 4; k++)
+        foreach (var sp in ScanParamSets())
+            list.Add(($"scan {sp}", (isa, shared, e, c, b, k, f) =>
             {
-                var sp = new ScanParams((k & 1) != 0, (k & 2) != 0, vma);
-                list.Add(($"scan {sp}", (isa, shared, e, c, b, f, _) => shared
-                    ? ScanKernels.Apply<SharedTables>(isa, e, c, sp, b[..c], f)
-                    : ScanKernels.Apply<ExclusiveTables>(isa, e, c, sp, b[..c], f)));
-            }
+                fixed (byte* words = b)
+                    return shared
+                        ? ScanKernels.Apply<SharedTables>(isa, e, c, sp, (ushort*)words, k, f)
+                        : ScanKernels.Apply<ExclusiveTables>(isa, e, c, sp, (ushort*)words, k, f);
+            }));
         foreach (var which in new[] { HarvestBit.Dirty, HarvestBit.Accessed })
             list.Add(($"harvest {which}", (isa, shared, e, c, b, h, f) => shared
                 ? HarvestKernels.Harvest<SharedTables>(isa, e, c, which, h, f)
                 : HarvestKernels.Harvest<ExclusiveTables>(isa, e, c, which, h, f)));
         return list;
+    }
+
+    /// <summary>Scan parameters that reach every lane select: VMA and normal-page categories, empty-is-written, soft-dirty, the zero page, each filter and WP_MATCHING.</summary>
+    private static IEnumerable<ScanParams> ScanParamSets()
+    {
+        var plain = new ScanParams();
+        yield return plain;
+        yield return plain with { EmptyIsWritten = true, WriteProtect = true, VmaCategories = PageCategories.WpAllowed };
+        yield return plain with { NormalPageCategories = PageCategories.File, TrackSoftDirty = true, ZeroPfn = KernelTestData.ZeroPfn, WriteProtect = true };
+        yield return plain with { Mask = PageCategories.Written, Return = PageCategories.Written, WriteProtect = true, EmptyIsWritten = true };
+        yield return plain with { Mask = PageCategories.Written, Inverted = PageCategories.Written, ZeroPfn = KernelTestData.ZeroPfn };
+        yield return plain with { AnyOf = PageCategories.Swapped | PageCategories.PfnZero, Return = PageCategories.Swapped | PageCategories.Guard, ZeroPfn = KernelTestData.ZeroPfn, WriteProtect = true };
+        yield return plain with { Mask = PageCategories.Present, AnyOf = PageCategories.Written | PageCategories.SoftDirty, TrackSoftDirty = true, WriteProtect = true, VmaCategories = PageCategories.WpAllowed };
     }
 
     [Fact]
@@ -117,11 +131,11 @@ public unsafe class KernelTwinTests
     public void PageCategoriesMatchTheFactSheet()
     {
         // Anchors for the rule itself (the twins only agree with each other).
-        var p = new ScanParams(EmptyIsWritten: false, WriteProtect: false);
+        var p = new ScanParams();
         Assert.Equal(PageCategories.Present | PageCategories.Written, ScanRule.Categorize(0x1000 | Pte.Present | Pte.Writable, p));
         Assert.Equal(PageCategories.Present, ScanRule.Categorize(0x1000 | Pte.Present | Pte.UffdWp, p));
         Assert.Equal(PageCategories.Swapped, ScanRule.Categorize(PteMarker.UffdWp, p));
-        Assert.Equal(PageCategories.Swapped | PageCategories.Written, ScanRule.Categorize(PteMarker.Guard, p));
+        Assert.Equal(PageCategories.Swapped | PageCategories.Written | PageCategories.Guard, ScanRule.Categorize(PteMarker.Guard, p));
         Assert.Equal(PageCategories.Swapped, ScanRule.Categorize(SwapEntry.Make(1, 5) | SwapEntry.UffdWp, p));
         Assert.Equal(PageCategories.None, ScanRule.Categorize(0, p));
         Assert.Equal(PageCategories.Written, ScanRule.Categorize(0, p with { EmptyIsWritten = true }));

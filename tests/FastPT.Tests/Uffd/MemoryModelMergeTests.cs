@@ -1,4 +1,5 @@
 using FastPT.Kernels;
+using FastPT.Operations;
 using FastPT.Uffd;
 using FastPT.Walk;
 using Xunit;

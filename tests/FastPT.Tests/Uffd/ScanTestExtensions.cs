@@ -1,3 +1,4 @@
+using FastPT.Operations;
 using FastPT.Uffd;
 using FastPT.Walk;
 

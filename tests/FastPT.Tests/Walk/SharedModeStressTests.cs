@@ -24,14 +24,16 @@ public unsafe class SharedModeStressTests
     {
         public bool PopulateTables => false;
         public bool FreeEmptyCoveredTables => false;
-        public bool SplitCoveredHuge(ulong entry, int level) => false;
+        public ulong StopAt => 0;
+        public bool SplitsHuge(ulong entry, int level, bool covered) => false;
+        public bool Hole(ulong va, ulong end) => true;
 
-        public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
+        public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
         {
             if (kind < 2)
             {
                 changed += ChangeProtectionKernels.Apply<SharedTables>(isa, entries, count, p, flush);
-                return;
+                return true;
             }
             Span<ulong> got = stackalloc ulong[8];
             got.Clear();
@@ -40,9 +42,10 @@ public unsafe class SharedModeStressTests
             for (int i = 0; i < count; i++)
                 if ((got[i >> 6] >> (i & 63) & 1) != 0)
                     bitmap[first + i] = 1;
+            return true;
         }
 
-        public void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush) { }
+        public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush) => HugeAction.Done;
     }
 
     public static TheoryData<KernelIsa> Isas => [.. KernelTestData.Isas];

@@ -1,0 +1,74 @@
+using FastPT.Kernels;
+using FastPT.Walk;
+
+namespace FastPT.Operations;
+
+/// <summary>pm_scan_arg's inputs. MaxPages 0 means no limit.</summary>
+public readonly record struct PagemapScanRequest(
+    PageCategories Mask = PageCategories.None,
+    PageCategories AnyOf = PageCategories.None,
+    PageCategories Inverted = PageCategories.None,
+    PageCategories Return = PageCategories.All,
+    long MaxPages = 0,
+    bool WriteProtectMatching = false)
+{
+    /// <summary>pagemap_scan_is_interesting_page.</summary>
+    public bool Matches(PageCategories categories)
+    {
+        var c = categories ^ Inverted;
+        return (c & Mask) == Mask && (AnyOf == PageCategories.None || (c & AnyOf) != 0);
+    }
+
+    /// <summary>Unknown category bits or a negative page limit are bad input (the ioctl's EINVAL).</summary>
+    internal void Validate()
+    {
+        if (((Mask | AnyOf | Inverted | Return) & ~PageCategories.All) != 0)
+            throw new ArgumentException($"scan request has category bits beyond PAGE_IS_GUARD (0x{(ulong)((Mask | AnyOf | Inverted | Return) & ~PageCategories.All):X}); use PageCategories values only");
+        if (MaxPages < 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxPages), MaxPages, "MaxPages is 0 (no limit) or a positive page count");
+    }
+}
+
+/// <summary>A page_region: [Start, End) with the reported categories.</summary>
+public readonly record struct PageRegion(ulong Start, ulong End, PageCategories Categories);
+
+/// <summary>
+/// The ioctl's result: how many regions went into the caller's buffer, and walk_end — where
+/// the scan stopped (the range's end when complete; the first page that did not fit when the
+/// buffer or <see cref="PagemapScanRequest.MaxPages"/> ran out; where tables ran out).
+/// </summary>
+public readonly record struct PagemapScanResult(WalkStatus Status, int RegionCount, long PagesFound, ulong WalkEnd)
+{
+    public bool Complete => Status == WalkStatus.Complete;
+}
+
+/// <summary>
+/// What PAGEMAP_SCAN would learn from the VMA around raw tables: categories every page has
+/// (e.g. WPALLOWED), what a normal present page adds (FILE for file memory), whether empty
+/// entries and table-less holes count as WRITTEN (a range registered for write-protect),
+/// whether bit 11 is soft-dirty, and which frames are the zero pages (PFNZERO).
+/// The default: none of these.
+/// </summary>
+public readonly record struct ScanContext(
+    PageCategories VmaCategories = PageCategories.None,
+    PageCategories NormalPageCategories = PageCategories.None,
+    bool EmptyIsWritten = false,
+    bool HoleIsWritten = false,
+    bool TrackSoftDirty = false,
+    ulong? ZeroPfn = null,
+    ulong? HugeZeroPfn = null)
+{
+    internal ScanParams Params(in PagemapScanRequest request) => new()
+    {
+        VmaCategories = VmaCategories,
+        NormalPageCategories = NormalPageCategories,
+        EmptyIsWritten = EmptyIsWritten,
+        TrackSoftDirty = TrackSoftDirty,
+        ZeroPfn = ZeroPfn ?? ScanParams.NoPfn,
+        Mask = request.Mask,
+        AnyOf = request.AnyOf,
+        Inverted = request.Inverted,
+        Return = request.Return,
+        WriteProtect = request.WriteProtectMatching,
+    };
+}
