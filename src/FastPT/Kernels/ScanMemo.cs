@@ -19,6 +19,7 @@ internal readonly struct ScanMemo
     /// <summary>The request keeps these pages; what it reports of each.</summary>
     public bool Kept { get; init; }
     public ushort Reported { get; init; }
+    public bool StoresCategories { get; init; }
     /// <summary>WP_MATCHING write-protects them: pte_mkuffd_wp as a clear and a set.</summary>
     public bool Protects { get; init; }
     public ulong Clear { get; init; }
@@ -42,6 +43,7 @@ internal readonly struct ScanMemo
             Value = e & Key,
             Kept = kept,
             Reported = (ushort)(c & p.Return),
+            StoresCategories = !p.SkipCategories,
             Protects = protects,
             Clear = clear,
             Set = set,

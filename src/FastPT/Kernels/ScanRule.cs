@@ -39,6 +39,36 @@ public readonly record struct ScanParams
     /// <summary>PM_SCAN_WP_MATCHING: kept WRITTEN pages are write-protected in the same pass.</summary>
     public bool WriteProtect { get; init; }
 
+    /// <summary>
+    /// The caller reads no categories (every kept PTE reports the same, <see cref="UniformReport"/>):
+    /// the kernels need not store them.
+    /// </summary>
+    public bool SkipCategories { get; init; }
+
+    /// <summary>Category bits a PTE's own value can change (the rest come from the VMA, or are never set at PTE level).</summary>
+    private const PageCategories EntryBits = PageCategories.Written | PageCategories.File | PageCategories.Present
+        | PageCategories.Swapped | PageCategories.PfnZero | PageCategories.SoftDirty | PageCategories.Guard;
+
+    /// <summary>
+    /// What every kept PTE of this VMA reports when that cannot vary: the filter pins the bits
+    /// of <see cref="Mask"/>, the VMA the rest, and <see cref="Return"/> hides the others
+    /// (e.g. mask=written return=written). Null when kept PTEs may report differently.
+    /// </summary>
+    public PageCategories? UniformReport
+    {
+        get
+        {
+            var varying = EntryBits & Return & ~Mask;
+            if (!TrackSoftDirty)
+                varying &= ~PageCategories.SoftDirty;
+            if (varying != 0)
+                return null;
+            // Kept pages have mask bits equal to ~Inverted there; VMA bits are fixed; Huge is never set on a PTE.
+            var fixedBits = (Mask & ~Inverted & EntryBits) | VmaCategories;
+            return fixedBits & Return;
+        }
+    }
+
     public ScanParams()
     {
         ZeroPfn = NoPfn;

@@ -15,6 +15,11 @@ internal static unsafe class ScanScalar
         return n;
     }
 
+    /// <summary>The narrowest vector kernel's fallback: the memo is only for vectors, so it is ignored.</summary>
+    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)
+        where TMode : struct, ITableWriteMode =>
+        Apply<TMode>(entries, count, p, categories, kept, flush);
+
     /// <summary>One entry starting from <paramref name="seen"/>; shared tables retry until the exchange holds. Returns 1 if kept.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int One<TMode>(ulong* slot, ulong seen, in ScanParams p, ushort* category, Span<ulong> kept, int index, Span<ulong> flush)
@@ -30,9 +35,10 @@ internal static unsafe class ScanScalar
                 if (FlushRules.NeedsFlush(seen, v))
                     KernelBits.Set(flush, index);
             }
-            *category = (ushort)(c & p.Return);
             if (!keep)
                 return 0;
+            if (!p.SkipCategories)
+                *category = (ushort)(c & p.Return);
             KernelBits.Set(kept, index);
             return 1;
         }

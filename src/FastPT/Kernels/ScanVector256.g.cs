@@ -24,10 +24,17 @@ internal static unsafe class ScanVector256
     public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
+        var memo = default(ScanMemo);
+        return Apply<TMode>(entries, count, p, categories, kept, flush, ref memo);
+    }
+
+    /// <summary>As above with a memo that outlives the call (the op's, for one set of params): the next run starts in the fast loop.</summary>
+    public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)
+        where TMode : struct, ITableWriteMode
+    {
         int n = VecU.Count;
         if (count < n)
-            return Narrower.Apply<TMode>(entries, count, p, categories, kept, flush);
-        var memo = default(ScanMemo);
+            return Narrower.Apply<TMode>(entries, count, p, categories, kept, flush, ref memo);
         long found = 0;
         int i = 0;
         while (i < count)
@@ -49,10 +56,11 @@ internal static unsafe class ScanVector256
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int General<TMode>(ulong* entries, int i, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush,
-        ref ScanMemo memo, ref long found)
+        ref ScanMemo memo, ref long foundTotal)
         where TMode : struct, ITableWriteMode
     {
         int n = VecU.Count;
+        long found = 0; // in a register: a ref's add would chain every vector through memory
         bool writeProtect = p.WriteProtect;
         VecU zero = VecU.Zero, ones = VecU.AllBitsSet;
         VecU emptyWritten = p.EmptyIsWritten ? ones : zero;
@@ -87,9 +95,28 @@ internal static unsafe class ScanVector256
         VecU returned = Vec.Create((ulong)p.Return);
         VecU flushOnChange = Vec.Create((Pte.PfnMask & ~Pte.PatLarge) | FlushRules.FlushOnChange | FlushRules.UnknownBits);
         VecU flushOnClear = Vec.Create(FlushRules.FlushOnClear);
+        // A vector of present (P=1), non-special entries (a populated table) has one of two
+        // categories, written or not (soft-dirty aside), so the filter is decided once per call.
+        bool populated = !p.TrackSoftDirty;
+        bool storeCategories = !p.SkipCategories;
+        var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
+        var catsWritten = catsClean | PageCategories.Written;
+        bool keepWritten = p.Keeps(catsWritten), keepClean = p.Keeps(catsClean);
+        bool protectWritten = writeProtect && keepWritten;
+        VecU reportWritten = Vec.Create((ulong)(catsWritten & p.Return)), reportClean = Vec.Create((ulong)(catsClean & p.Return));
+        VecU presentSpecial = Vec.Create(Pte.Present | Pte.Special);
+        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
+        VecU memoKey = Vec.Create(ScanMemo.Key);
+        ulong lanes = ulong.MaxValue >> (64 - n);
+        int streak = 0;
+        ulong streakValue = 0;
 
         int done = 0;
         VecU active = ones;
+        // The fast path's kept and flush bits gather in registers per 64-entry word (a
+        // read-modify-write of the same word every vector would chain them through memory).
+        int word = i >> 6;
+        ulong keptWord = 0, flushWord = 0;
         while (true)
         {
             if (i > count - n)
@@ -101,8 +128,62 @@ internal static unsafe class ScanVector256
                 i = count - n;
                 active = Vec.GreaterThanOrEqual(VecU.Indices, Vec.Create((ulong)done));
             }
+            if ((i >> 6) != word)
+            {
+                kept[word] |= keptWord;
+                flush[word] |= flushWord;
+                word = i >> 6;
+                keptWord = flushWord = 0;
+            }
             ulong* at = entries + i;
             VecU old = Vec.Load(at);
+            if (populated && done == 0 && Vec.EqualsAll(old & presentSpecial, present))
+            {
+                VecU w = Vec.Equals(old & uffdWp, zero);
+                ulong wBits = Vec.ExtractMostSignificantBits(w);
+                if (storeCategories)
+                    KernelBits.StoreLowWords(Vec.ConditionalSelect(w, reportWritten, reportClean), categories + i);
+                ulong keptLanes = (keepWritten ? wBits : 0) | (keepClean ? ~wBits & lanes : 0);
+                // Unconditional when protecting: whether a vector holds a written page is as random as the pages.
+                if (protectWritten)
+                {
+                    // pte_mkuffd_wp on the written lanes; only RW and D, where set, owe a flush.
+                    VecU m = Vec.AndNot(old | uffdWp, writable);
+                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
+                    VecU v = Vec.ConditionalSelect(w, m, old);
+                    ulong flushLanes = wBits & Vec.ExtractMostSignificantBits(~Vec.Equals(old & writableOrDirty, zero));
+                    if (!TMode.Shared)
+                        Vec.Store(v, at);
+                    else
+                        found += CommitShared<TMode>(at, old, v, ref keptLanes, ref flushLanes, p, categories, kept, i, flush);
+                    flushWord |= flushLanes << (i & 63); // i is a multiple of the width here: one word
+                }
+                found += BitOperations.PopCount(keptLanes);
+                keptWord |= keptLanes << (i & 63);
+                if (!TMode.Shared)
+                {
+                    // Four uniform vectors in a row hand over to the memo loop (not one: a table
+                    // with a few written pages would go back and forth). Counted without a
+                    // branch: whether a vector is uniform is as random as its written pages.
+                    ulong e0 = old.ToScalar() & ScanMemo.Key;
+                    int uniform = Vec.ExtractMostSignificantBits(Vec.Equals(old & memoKey, Vec.Create(e0))) == lanes ? 1 : 0;
+                    int again = e0 == streakValue ? 1 : 0;
+                    streak = (streak & -(uniform & again)) + uniform;
+                    streakValue = e0;
+                    if (streak >= 4)
+                    {
+                        if (!memo.Valid || memo.Value != e0)
+                            memo = ScanMemo.For(old.ToScalar(), p);
+                        kept[word] |= keptWord;
+                        flush[word] |= flushWord;
+                        foundTotal += found;
+                        return i + n;
+                    }
+                }
+                i += n;
+                continue;
+            }
+            streak = 0;
             VecU isPresent = ~Vec.Equals(old & presentOrProtNone, zero);
             VecU isNone = Vec.Equals(old & notGarbage, zero);
             VecU swapFormat = ~(isPresent | isNone);
@@ -124,15 +205,18 @@ internal static unsafe class ScanVector256
                 | (isMarker & Vec.Equals(old & markerGuardBit, zero) & catGuard);
             VecU c = cats ^ inverted;
             VecU keep = Vec.Equals(c & mask, mask) & (anyOfNone | ~Vec.Equals(c & anyOf, zero));
-            if (done == 0)
+            if (storeCategories)
             {
-                KernelBits.StoreLowWords(cats & returned, categories + i);
-            }
-            else
-            {
-                VecU r = cats & returned;
-                for (int lane = done; lane < n; lane++)
-                    categories[i + lane] = (ushort)r[lane];
+                if (done == 0)
+                {
+                    KernelBits.StoreLowWords(cats & returned, categories + i);
+                }
+                else
+                {
+                    VecU r = cats & returned;
+                    for (int lane = done; lane < n; lane++)
+                        categories[i + lane] = (ushort)r[lane];
+                }
             }
             keep &= active;
             ulong keptBits = Vec.ExtractMostSignificantBits(keep);
@@ -164,14 +248,21 @@ internal static unsafe class ScanVector256
                 // A uniform vector of a populated table: memoise it for the vectors that follow.
                 ulong e0 = old.ToScalar();
                 if ((e0 & (Pte.Present | Pte.Special)) == Pte.Present
-                    && Vec.EqualsAll(old & Vec.Create(ScanMemo.Key), Vec.Create(e0 & ScanMemo.Key)))
+                    && Vec.EqualsAll(old & memoKey, Vec.Create(e0 & ScanMemo.Key)))
                 {
-                    memo = ScanMemo.For(e0, p);
+                    if (!memo.Valid || memo.Value != (e0 & ScanMemo.Key))
+                        memo = ScanMemo.For(e0, p);
+                    kept[word] |= keptWord;
+                    flush[word] |= flushWord;
+                    foundTotal += found;
                     return i + n;
                 }
             }
             i += n;
         }
+        kept[word] |= keptWord;
+        flush[word] |= flushWord;
+        foundTotal += found;
         return i;
     }
 
@@ -224,16 +315,15 @@ internal static unsafe class ScanVector256
                     break;
             }
         }
-        if (i > start)
+        if (memo.Kept && i > start)
         {
-            new Span<ushort>(categories + start, i - start).Fill(memo.Reported);
-            if (memo.Kept)
-            {
-                found += i - start;
-                KernelBits.SetRange(kept, start, i);
-                if (memo.Flushes)
-                    KernelBits.SetRange(flush, start, i);
-            }
+            // Categories are only read for kept entries: an idle rescan writes none.
+            if (memo.StoresCategories)
+                new Span<ushort>(categories + start, i - start).Fill(memo.Reported);
+            found += i - start;
+            KernelBits.SetRange(kept, start, i);
+            if (memo.Flushes)
+                KernelBits.SetRange(flush, start, i);
         }
         return i;
     }

@@ -94,7 +94,7 @@ public static class PageTableOps
     internal static PagemapScanResult Result(in WalkResult w, in ScanOp op, in ScanOutput output)
     {
         var status = w.Status == WalkStatus.Stopped && op.OutOfTables ? WalkStatus.OutOfTables : w.Status;
-        return new PagemapScanResult(status, output.RegionCount, output.Found, w.WalkEnd);
+        return new PagemapScanResult(status, output.Finish(), output.Found, w.WalkEnd);
     }
 
     /// <summary>One walk with the options: on the calling thread, or cut across threads.</summary>

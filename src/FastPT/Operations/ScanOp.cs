@@ -40,12 +40,15 @@ internal unsafe struct ScanOp : ILeafOp
     private readonly ScanOutput* _out;
     private readonly ScanParams _p;
     private readonly ScanParams _noWp;
+    private readonly bool _uniform;
+    private readonly PageCategories _uniformReport;
     private readonly PageCategories _holeCategories;
     private readonly ulong _hugeZeroPfn;
     private readonly bool _shared;
     private readonly KernelIsa _isa;
     private readonly FlushPlan _flush;
     private readonly IHugeSplitter? _splitter;
+    private ScanMemo _memo; // the last uniform pattern of this scan's params, reused by the next runs
 
     /// <param name="holeIsWritten">A hole without tables counts as WRITTEN (a VMA registered for uffd-wp).</param>
     /// <param name="hugeZeroPfn">The huge zero page's first frame (<see cref="ScanParams.NoPfn"/>: none).</param>
@@ -55,8 +58,13 @@ internal unsafe struct ScanOp : ILeafOp
     {
         _space = space;
         _out = output;
-        _p = p;
-        _noWp = p with { WriteProtect = false };
+        // When every kept PTE reports the same (e.g. mask=written return=written), runs of kept
+        // bits are the regions: the kernels store no categories and none are compared.
+        var uniform = p.UniformReport;
+        _uniform = uniform.HasValue;
+        _uniformReport = uniform.GetValueOrDefault();
+        _p = p with { SkipCategories = _uniform };
+        _noWp = _p with { WriteProtect = false };
         _holeCategories = p.VmaCategories | (holeIsWritten ? PageCategories.Written : 0);
         _hugeZeroPfn = hugeZeroPfn;
         _flush = flush;
@@ -88,23 +96,53 @@ internal unsafe struct ScanOp : ILeafOp
         // A run that can neither fill the buffer nor reach the page limit protects in the kernel;
         // otherwise only what is output before the stop may be protected: a second pass does that.
         bool inline = _out->CannotStopWithin(count);
-        long n = Kernel(entries, count, inline ? _p : _noWp, categories, kept, flush);
+        long n = inline
+            ? (_shared
+                ? ScanKernels.Apply<SharedTables>(_isa, entries, count, _p, categories, kept, flush)
+                : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, _p, categories, kept, flush, ref _memo))
+            : Kernel(entries, count, _noWp, categories, kept, flush);
         changed += n;
-        if (n == 0 || !_out->HasBuffer)
+        if (n == 0)
             return true;
-        int stop = Regions(categories, kept, count, va);
+        if (!_out->HasBuffer)
+        {
+            Coarsen(flush);
+            return true;
+        }
+        int stop = _uniform ? UniformRegions(kept, count, va) : Regions(categories, kept, count, va);
         if (!inline && _p.WriteProtect && stop > 0)
         {
             ushort* scratch = stackalloc ushort[512];
             Span<ulong> again = stackalloc ulong[8];
             Kernel(entries, stop, _p, scratch, again, flush);
         }
+        Coarsen(flush);
         if (stop < count)
         {
             _stopAt = _out->WalkEnd;
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// One flush range per PTE run, from the first entry the scan protected to the last, as
+    /// Linux's pagemap_scan_pmd_entry flushes: written pages are scattered, and a range per
+    /// page would cost more to record (and to invalidate) than the pages between them.
+    /// </summary>
+    private static void Coarsen(Span<ulong> flush)
+    {
+        int first = -1, last = -1;
+        for (int w = 0; w < flush.Length; w++)
+        {
+            if (flush[w] == 0)
+                continue;
+            if (first < 0)
+                first = (w << 6) + BitOperations.TrailingZeroCount(flush[w]);
+            last = (w << 6) + 63 - BitOperations.LeadingZeroCount(flush[w]);
+        }
+        if (first >= 0 && last > first)
+            KernelBits.SetRange(flush, first, last + 1);
     }
 
     private readonly long Kernel(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush) =>
@@ -118,6 +156,15 @@ internal unsafe struct ScanOp : ILeafOp
     /// </summary>
     private readonly int Regions(ushort* categories, Span<ulong> kept, int count, ulong va)
     {
+        var output = *_out; // a local: its fields stay in registers across the outputs
+        int stop = Regions(ref output, categories, kept, count, va);
+        *_out = output;
+        return stop;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Regions(ref ScanOutput output, ushort* categories, Span<ulong> kept, int count, ulong va)
+    {
         int words = (count + 63) >> 6;
         int i = NextSet(kept, 0, words);
         while (i < count)
@@ -126,10 +173,40 @@ internal unsafe struct ScanOp : ILeafOp
             ushort c = categories[i];
             int segEnd = i + 1 == runEnd ? runEnd : FirstDifferent(categories, i + 1, runEnd, c);
             ulong end = va + ((ulong)segEnd << 12);
-            if (!_out->Output((PageCategories)c, va + ((ulong)i << 12), ref end))
+            if (!output.Output((PageCategories)c, va + ((ulong)i << 12), ref end))
                 return (int)((end - va) >> 12);
             i = segEnd < runEnd ? segEnd : NextSet(kept, runEnd, words);
         }
+        return count;
+    }
+
+    /// <summary>
+    /// <see cref="Regions"/> when every kept entry reports <see cref="_uniformReport"/>: each
+    /// run of kept bits is one output (runs that cross a word merge in the output).
+    /// </summary>
+    private readonly int UniformRegions(Span<ulong> kept, int count, ulong va)
+    {
+        var output = *_out; // a local: its fields stay in registers across the outputs
+        var report = _uniformReport;
+        int words = (count + 63) >> 6;
+        for (int w = 0; w < words; w++)
+        {
+            ulong k = kept[w];
+            while (k != 0)
+            {
+                int s = BitOperations.TrailingZeroCount(k);
+                int len = BitOperations.TrailingZeroCount(~(k >> s));
+                ulong from = va + ((ulong)(w * 64 + s) << 12);
+                ulong end = from + ((ulong)len << 12);
+                if (!output.Output(report, from, ref end))
+                {
+                    *_out = output;
+                    return (int)((end - va) >> 12);
+                }
+                k = len == 64 ? 0 : k & ~(((1UL << len) - 1) << s);
+            }
+        }
+        *_out = output;
         return count;
     }
 

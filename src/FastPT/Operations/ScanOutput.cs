@@ -5,30 +5,34 @@ namespace FastPT.Operations;
 
 /// <summary>
 /// PAGEMAP_SCAN's output state (Linux's pagemap_scan_private and its output/push/back-out
-/// rules), kept by the caller for one scan across VMAs: the caller's region buffer whose
-/// last entry is the open region, the pages found against max_pages, and where the scan
-/// stopped. A kept range merges into the open region when it starts at its end with equal
-/// categories; otherwise it opens the next region, unless the buffer is full (the scan then
-/// stops there, walk_end at its start). An empty buffer reports nothing and counts nothing.
+/// rules), kept by the caller for one scan across VMAs: the closed regions in the caller's
+/// buffer, the open region (the kernel's cur_buf) in fields, the pages found against
+/// max_pages, and where the scan stopped. A kept range merges into the open region when it
+/// starts at its end with equal categories; otherwise the open region is closed and a new
+/// one opened, unless the buffer is full (the scan then stops there, walk_end at its start).
+/// An empty buffer reports nothing and counts nothing. Copy it into a local for a batch of
+/// outputs and back afterwards: its fields then stay in registers.
 /// </summary>
 internal unsafe struct ScanOutput
 {
     private readonly PageRegion* _regions;
     private readonly int _capacity;
     private readonly long _maxPages;
-    private int _index;
+    private int _closed;
+    private ulong _curStart, _curEnd;
+    private PageCategories _curCategories;
 
     public ScanOutput(PageRegion* regions, int capacity, long maxPages)
     {
         _regions = regions;
         _capacity = capacity;
         _maxPages = maxPages > 0 ? maxPages : long.MaxValue;
-        _index = 0;
+        _closed = 0;
+        _curStart = _curEnd = 0;
+        _curCategories = 0;
         Found = 0;
         Stopped = false;
         WalkEnd = 0;
-        if (capacity > 0)
-            regions[0] = default;
     }
 
     public long Found { get; private set; }
@@ -38,14 +42,22 @@ internal unsafe struct ScanOutput
 
     public ulong WalkEnd { get; private set; }
 
-    public bool HasBuffer => _capacity > 0;
+    public readonly bool HasBuffer => _capacity > 0;
 
     /// <summary>Pages the limit still allows and regions the buffer can still open, so a run that cannot reach either needs no check per region.</summary>
-    public bool CannotStopWithin(int pages) =>
-        _capacity == 0 || _maxPages - Found >= pages && _capacity - 1 - _index >= pages;
+    public readonly bool CannotStopWithin(int pages) =>
+        _capacity == 0 || _maxPages - Found >= pages && _capacity - 1 - _closed >= pages;
 
-    /// <summary>The regions written: the open one counts when it holds a page.</summary>
-    public int RegionCount => _capacity == 0 ? 0 : _index + (_regions[_index].End != _regions[_index].Start ? 1 : 0);
+    /// <summary>Writes the open region into the buffer (once, at the end) and returns how many regions it holds.</summary>
+    public readonly int Finish()
+    {
+        if (_capacity == 0)
+            return 0;
+        if (_curEnd == _curStart)
+            return _closed;
+        _regions[_closed] = new PageRegion(_curStart, _curEnd, _curCategories);
+        return _closed + 1;
+    }
 
     /// <summary>
     /// pagemap_scan_output for the kept range [addr, end) of one category: cuts
@@ -81,23 +93,24 @@ internal unsafe struct ScanOutput
         return !full;
     }
 
-    /// <summary>pagemap_scan_push_range: merge into the open region or open the next one.</summary>
+    /// <summary>pagemap_scan_push_range: merge into the open region or close it and open the next.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Push(PageCategories categories, ulong addr, ulong end)
     {
-        PageRegion* cur = _regions + _index;
-        if (addr == cur->End && categories == cur->Categories)
+        if (addr == _curEnd && categories == _curCategories)
         {
-            *cur = cur[0] with { End = end };
+            _curEnd = end;
             return true;
         }
-        if (cur->End != 0)
+        if (_curEnd != 0)
         {
-            if (_index + 1 >= _capacity)
+            if (_closed + 1 >= _capacity)
                 return false;
-            cur = _regions + ++_index;
+            _regions[_closed++] = new PageRegion(_curStart, _curEnd, _curCategories);
         }
-        *cur = new PageRegion(addr, end, categories);
+        _curStart = addr;
+        _curEnd = end;
+        _curCategories = categories;
         return true;
     }
 
@@ -110,8 +123,10 @@ internal unsafe struct ScanOutput
     {
         if (_capacity == 0)
             return;
-        PageRegion* cur = _regions + _index;
-        *cur = cur->Start != addr ? cur[0] with { End = addr } : default;
+        if (_curStart != addr)
+            _curEnd = addr;
+        else
+            _curStart = _curEnd = 0;
         Found -= (long)((end - addr) >> 12);
         Stopped = false;
     }

@@ -98,7 +98,7 @@ public sealed unsafe partial class MemoryModel
                 if (!w.Complete)
                     return PageTableOps.Result(w, op, output);
             }
-            return new PagemapScanResult(WalkStatus.Complete, output.RegionCount, output.Found, end);
+            return new PagemapScanResult(WalkStatus.Complete, output.Finish(), output.Found, end);
         }
     }
 

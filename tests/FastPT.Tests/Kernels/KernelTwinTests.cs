@@ -57,10 +57,18 @@ public unsafe class KernelTwinTests
         foreach (var sp in ScanParamSets())
             list.Add(($"scan {sp}", (isa, shared, e, c, b, k, f) =>
             {
+                long n;
                 fixed (byte* words = b)
-                    return shared
+                {
+                    n = shared
                         ? ScanKernels.Apply<SharedTables>(isa, e, c, sp, (ushort*)words, k, f)
                         : ScanKernels.Apply<ExclusiveTables>(isa, e, c, sp, (ushort*)words, k, f);
+                    // Categories are defined for kept entries only.
+                    for (int i = 0; i < c; i++)
+                        if ((k[i >> 6] >> (i & 63) & 1) == 0)
+                            ((ushort*)words)[i] = 0;
+                }
+                return n;
             }));
         foreach (var which in new[] { HarvestBit.Dirty, HarvestBit.Accessed })
             list.Add(($"harvest {which}", (isa, shared, e, c, b, h, f) => shared
