@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FastPT.Kernels;
 
 /// <summary>
@@ -11,14 +13,17 @@ public static unsafe class ChangeProtectionKernels
     /// tables; returns how many Linux would count; sets bit i of <paramref name="flush"/> when
     /// entry i needs a TLB flush.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
         Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, p, flush);
 
     /// <summary>As <see cref="Apply(ulong*, int, in ChangeProtectionParams, Span{ulong})"/>, for tables concurrent walkers update.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long ApplyShared(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush) =>
         Apply<SharedTables>(KernelIsas.Selected, entries, count, p, flush);
 
     /// <summary>A chosen ISA and write mode (tests and benchmarks run every path).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
@@ -36,6 +41,7 @@ public static unsafe class ChangeProtectionKernels
     /// As <see cref="Apply{TMode}(KernelIsa, ulong*, int, in ChangeProtectionParams, Span{ulong})"/> with a memo
     /// kept across runs of one operation (same params): uniform vectors take a compare-and-blend path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
         where TMode : struct, ITableWriteMode
     {

@@ -19,6 +19,7 @@ internal static unsafe class ChangeProtectionScalar
         Range<TMode>(entries, 0, count, p, flush);
 
     /// <summary>Entries [from, to) of the run; flush bits are indexed from <paramref name="entries"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Range<TMode>(ulong* entries, int from, int to, in ChangeProtectionParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

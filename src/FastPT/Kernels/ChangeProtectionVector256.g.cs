@@ -32,6 +32,7 @@ internal static unsafe class ChangeProtectionVector256
     /// As above with a memo that outlives the call (the op's): vectors whose lanes all match
     /// it take the fast loop; a uniform vector that does not match becomes the new memo.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ChangeProtectionParams p, Span<ulong> flush, ref ChangeProtectionMemo memo)
         where TMode : struct, ITableWriteMode
     {
@@ -60,7 +61,7 @@ internal static unsafe class ChangeProtectionVector256
     /// until a uniform vector became the memo (then the fast loop takes over). Returns where
     /// it stopped. Its own method, so the fast path never pays for its thirty constants.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static int General<TMode>(ulong* entries, int i, int count, in ChangeProtectionParams p, Span<ulong> flush,
         ref ChangeProtectionMemo memo, ref long changed)
         where TMode : struct, ITableWriteMode
@@ -236,7 +237,7 @@ internal static unsafe class ChangeProtectionVector256
     /// every lane matches the memo; returns where it stopped. Its own method, so its few
     /// vectors stay in registers instead of competing with the general path's thirty.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static int MemoRun(ulong* entries, int i, int last, Span<ulong> flush, in ChangeProtectionMemo memo, ref long changed)
     {
         int n = VecU.Count;

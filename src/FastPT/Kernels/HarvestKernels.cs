@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FastPT.Entries;
 
 namespace FastPT.Kernels;
@@ -34,6 +35,8 @@ public static unsafe class HarvestKernels
 {
     public static long Harvest(ulong* entries, int count, HarvestBit which, Span<ulong> harvested, Span<ulong> flush) =>
         Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, which, harvested, flush);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     public static long Harvest<TMode>(KernelIsa isa, ulong* entries, int count, HarvestBit which, Span<ulong> harvested, Span<ulong> flush)
         where TMode : struct, ITableWriteMode

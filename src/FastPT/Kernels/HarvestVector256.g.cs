@@ -15,6 +15,7 @@ namespace FastPT.Kernels;
 [SkipLocalsInit]
 internal static unsafe class HarvestVector256
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, ulong bit, Span<ulong> harvested, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FastPT.Kernels;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace FastPT.Kernels;
 /// </summary>
 internal static unsafe class ScanKernels
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
@@ -22,6 +25,7 @@ internal static unsafe class ScanKernels
     }
 
     /// <summary>As above with a memo kept across the runs of one scan (same params): uniform stretches take the fast loop from the start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)
         where TMode : struct, ITableWriteMode
     {

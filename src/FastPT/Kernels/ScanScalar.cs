@@ -6,6 +6,7 @@ namespace FastPT.Kernels;
 [SkipLocalsInit]
 internal static unsafe class ScanScalar
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

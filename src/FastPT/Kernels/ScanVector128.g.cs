@@ -29,6 +29,7 @@ internal static unsafe class ScanVector128
     }
 
     /// <summary>As above with a memo that outlives the call (the op's, for one set of params): the next run starts in the fast loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)
         where TMode : struct, ITableWriteMode
     {
@@ -54,7 +55,7 @@ internal static unsafe class ScanVector128
     /// Every entry kind in lanes, from <paramref name="i"/> to the end of the run or until a
     /// uniform vector became the memo; returns where it stopped.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static int General<TMode>(ulong* entries, int i, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush,
         ref ScanMemo memo, ref long foundTotal)
         where TMode : struct, ITableWriteMode
@@ -270,7 +271,7 @@ internal static unsafe class ScanVector128
     /// The fast loop: whole vectors from <paramref name="i"/> (a multiple of the width) while
     /// every lane matches the memo; returns where it stopped.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static int MemoRun(ulong* entries, int i, int last, ushort* categories, Span<ulong> kept, Span<ulong> flush,
         in ScanMemo memo, ref long found)
     {

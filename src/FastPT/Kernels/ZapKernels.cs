@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FastPT.Kernels;
 
 /// <summary>
@@ -9,6 +11,8 @@ public static unsafe class ZapKernels
 {
     public static long Apply(ulong* entries, int count, in ZapParams p, Span<ulong> flush) =>
         Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, p, flush);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     public static long Apply<TMode>(KernelIsa isa, ulong* entries, int count, in ZapParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode => isa switch

@@ -6,6 +6,7 @@ namespace FastPT.Kernels;
 [SkipLocalsInit]
 internal static unsafe class ZapScalar
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ZapParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

@@ -16,6 +16,7 @@ namespace FastPT.Kernels;
 [SkipLocalsInit]
 internal static unsafe class ZapVector128
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ZapParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

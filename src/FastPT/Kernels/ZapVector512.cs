@@ -15,6 +15,7 @@ namespace FastPT.Kernels;
 [SkipLocalsInit]
 internal static unsafe class ZapVector512
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long Apply<TMode>(ulong* entries, int count, in ZapParams p, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {

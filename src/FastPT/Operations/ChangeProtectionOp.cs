@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Walk;
@@ -35,6 +36,8 @@ internal unsafe struct ChangeProtectionOp : ILeafOp
     public readonly ulong StopAt => 0;
 
     public readonly bool SplitsHuge(ulong entry, int level, bool covered) => !covered || _splitHuge;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {

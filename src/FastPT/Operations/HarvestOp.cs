@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Walk;
@@ -44,6 +45,7 @@ internal readonly unsafe struct HarvestOp : ILeafOp
 
     public bool Hole(ulong va, ulong end) => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
         Span<ulong> got = stackalloc ulong[8];

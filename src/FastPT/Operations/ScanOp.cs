@@ -87,6 +87,7 @@ internal unsafe struct ScanOp : ILeafOp
 
     public readonly bool SplitsHuge(ulong entry, int level, bool covered) => false;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
         ushort* categories = stackalloc ushort[512];
@@ -154,6 +155,7 @@ internal unsafe struct ScanOp : ILeafOp
     /// Outputs the kept entries of a run as ranges of equal categories; returns how many
     /// entries were dealt with (count, or the index of the first page that did not fit).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly int Regions(ushort* categories, Span<ulong> kept, int count, ulong va)
     {
         var output = *_out; // a local: its fields stay in registers across the outputs
@@ -184,6 +186,7 @@ internal unsafe struct ScanOp : ILeafOp
     /// <see cref="Regions"/> when every kept entry reports <see cref="_uniformReport"/>: each
     /// run of kept bits is one output (runs that cross a word merge in the output).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly int UniformRegions(Span<ulong> kept, int count, ulong va)
     {
         var output = *_out; // a local: its fields stay in registers across the outputs

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Walk;
@@ -33,6 +34,8 @@ internal unsafe struct ZapOp : ILeafOp
     /// </summary>
     public readonly bool SplitsHuge(ulong entry, int level, bool covered) =>
         !covered || _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
 
     public readonly bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FastPT.Walk;
 
 /// <summary>A virtual-address range [Start, End) whose old translations a TLB may still hold.</summary>
@@ -45,6 +47,7 @@ public sealed class FlushPlan
     }
 
     /// <summary>Adds one range per run of set bits in a 512-entry mask of 4 KiB pages starting at va.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddMask(ReadOnlySpan<ulong> mask, ulong va)
     {
         for (int w = 0; w < mask.Length; w++)

@@ -55,6 +55,7 @@ public static unsafe class RangeWalker
         }
 
         /// <summary>Walks the entries of one table at <paramref name="level"/> for [start, end). False = stopped.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool WalkTable(ref TOp op, ulong* table, int level, ulong start, ulong end)
         {
             if (level == 1)
@@ -76,6 +77,7 @@ public static unsafe class RangeWalker
             return true;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private bool Entry(ref TOp op, ulong* slot, int level, ulong va, ulong next, bool covered)
         {
             ulong e = *slot;
