@@ -9,9 +9,15 @@ using Xunit;
 
 namespace FastPT.Tests.Docs;
 
-/// <summary>The README's tour of the API, run as written, so the first code a user copies works.</summary>
+/// <summary>
+/// The README's tour of the API, run as written, so the first code a user copies works. The tour
+/// exists in three places — README.md's code block, the test below (the same statements with
+/// checks between them) and examples/consumer/Program.cs (the block verbatim, run by .ci/run
+/// against the packed FastPT package) — and the other tests here fail when they drift apart.
+/// </summary>
 public class ReadmeTourTests
 {
+    // The statements of this method, without its Assert statements, are the README's block.
     [Fact]
     public void TourRunsAsTheReadmeSays()
     {
@@ -46,7 +52,46 @@ public class ReadmeTourTests
         var written = mm.Scan(0x7f00_0000_0000, 0x7f00_0004_0000,
             new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true), regions, flush);
         Assert.Equal(1, written.RegionCount);
-        var page = regions[0];
-        Assert.Equal(new PageRegion(0x7f00_0000_1000, 0x7f00_0000_2000, page.Categories), page);
+        Assert.Equal(new PageRegion(0x7f00_0000_1000, 0x7f00_0000_2000, regions[0].Categories), regions[0]);
+    }
+
+    [Fact]
+    public void ThisTestRunsTheReadmeStatements()
+    {
+        string source = File.ReadAllText(Path.Combine(ReadmeTour.Root, "tests", "FastPT.Tests", "Docs", "ReadmeTourTests.cs"));
+        var file = ReadmeTour.Statements(source);
+        var body = ReadmeTour.Statements(ReadmeTour.MethodBody(source, nameof(TourRunsAsTheReadmeSays)));
+        var readme = ReadmeTour.Statements(ReadmeTour.Block());
+
+        string[] missing = [.. readme.Where(ReadmeTour.IsUsingDirective).Except(file.Where(ReadmeTour.IsUsingDirective))];
+        Assert.True(missing.Length == 0, $"ReadmeTourTests.cs lacks the README tour's {string.Join(", ", missing)}");
+        string? difference = ReadmeTour.FirstDifference(
+            [.. readme.Where(s => !ReadmeTour.IsUsingDirective(s))],
+            [.. body.Where(s => !s.StartsWith("Assert.", StringComparison.Ordinal))]);
+        Assert.True(difference == null,
+            $"{nameof(TourRunsAsTheReadmeSays)}, less its Assert statements, is not the README's tour: {difference}. " +
+            "Make its statements the README block's (comments and layout may differ) and keep checks in Assert statements.");
+    }
+
+    [Fact]
+    public void ConsumerExampleIsTheReadmeTour()
+    {
+        string path = Path.Combine(ReadmeTour.Root, "examples", "consumer", "Program.cs");
+        string program = File.ReadAllText(path);
+        int begin = program.IndexOf(ReadmeTour.BeginMarker, StringComparison.Ordinal);
+        int end = program.IndexOf(ReadmeTour.EndMarker, StringComparison.Ordinal);
+        Assert.True(begin >= 0 && end > begin, $"{path} has no '{ReadmeTour.BeginMarker.Trim()}' ... '{ReadmeTour.EndMarker.Trim()}' section");
+        begin += ReadmeTour.BeginMarker.Length;
+
+        string block = ReadmeTour.Block();
+        if (program[begin..end] != block && Environment.GetEnvironmentVariable("FASTPT_UPDATE_TOUR") == "1")
+        {
+            program = program[..begin] + block + program[end..];
+            File.WriteAllText(path, program);
+            end = begin + block.Length;
+        }
+        Assert.True(program[begin..end] == block,
+            $"examples/consumer/Program.cs's tour differs from the README's ({ReadmeTour.FirstDifference(ReadmeTour.Statements(block), ReadmeTour.Statements(program[begin..end])) ?? "in comments or layout"}); " +
+            "copy the README block between its markers, or run `FASTPT_UPDATE_TOUR=1 dotnet test tests/FastPT.Tests -c Release --filter ReadmeTour`");
     }
 }
