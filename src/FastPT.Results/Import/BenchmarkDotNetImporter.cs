@@ -8,7 +8,8 @@ namespace FastPT.Results.Import;
 /// `fulljson` *-report-full.json; both hold the same fields) as a results v1 set: one operation
 /// per benchmark case, named "Type.Method(Param=value)", one sample per workload iteration of
 /// the Result stage (overhead subtracted, outliers removed by BenchmarkDotNet) in ns per operation.
-/// BenchmarkDotNet times baselines in their own processes, so there are no paired ratios.
+/// BenchmarkDotNet times baselines in their own processes, so there are no paired ratios. A case
+/// with a sample of 0 or less (faster than the overhead it subtracts) is left out.
 /// </summary>
 public static class BenchmarkDotNetImporter
 {
@@ -31,6 +32,10 @@ public static class BenchmarkDotNetImporter
             double[] samples = Samples(b);
             if (samples.Length == 0)
                 throw new ResultsFormatException(origin, $"{at} (\"{op}\") has no workload measurements; the benchmark probably failed (see BenchmarkDotNet's log)");
+            // A case faster than BenchmarkDotNet's overhead estimate measures nothing (0 or less
+            // after the subtraction): it has no time to compare, so it is left out.
+            if (samples.Any(v => v <= 0))
+                continue;
             results.Add(new OpResult
             {
                 Op = op,

@@ -18,6 +18,9 @@ namespace FastPT.Results.Report;
 public static class HtmlReport
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+    [ThreadStatic]
+    private static int _charts;
+
     private const string TimeColor = "#3465a4", BareColor = "#c17d11", KernelColor = "#75507b";
 
     /// <param name="history">The machine's history, oldest first.</param>
@@ -122,7 +125,7 @@ public static class HtmlReport
         var marks = changes.Where(c => c.Op == op && c.Figure == figure)
             .Select(c => new ChartMark((c.Before + c.After) / 2.0, $"{Name(c.Verdict)} {ComparisonFormatter.Percent(c.Comparison.Relative)}", c.Verdict == Verdict.Slower))
             .ToList();
-        return SvgChart.Render(op, figure, title, unit, labels, points, marks, color);
+        return SvgChart.Render($"c{++_charts}", op, figure, title, unit, labels, points, marks, color);
     }
 
     private static string LoadChart(IReadOnlyList<ResultSet> entries, string[] labels)

@@ -18,13 +18,18 @@ public sealed record ChartMark(double X, string Label, bool Slower);
 /// </summary>
 public static class SvgChart
 {
-    private const int Width = 560, Height = 230, Left = 62, Right = 14, Top = 26, Bottom = 56;
+    private const int Width = 560, Height = 230, Left = 62, Right = 34, Top = 26, Bottom = 56;
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
-    public static string Render(string op, string figure, string title, string yLabel, IReadOnlyList<string> xLabels,
+    /// <param name="id">Unique in the page (names the clip path).</param>
+    public static string Render(string id, string op, string figure, string title, string yLabel, IReadOnlyList<string> xLabels,
         IReadOnlyList<ChartPoint> points, IReadOnlyList<ChartMark> marks, string color)
     {
-        double max = points.Count == 0 ? 1 : points.Max(p => Math.Max(p.High, p.Median));
+        // The scale follows the medians: one wild sample (a loaded machine) would otherwise
+        // flatten every line, so bands reaching above 2.5x the highest median are cut there.
+        double maxMedian = points.Count == 0 ? 1 : points.Max(p => p.Median);
+        double max = points.Count == 0 ? 1 : Math.Min(points.Max(p => Math.Max(p.High, p.Median)), 2.5 * maxMedian);
+        bool cut = points.Any(p => p.High > max * 1.05);
         double step = NiceStep(max / 4);
         double top = Math.Max(step, Math.Ceiling(max * 1.05 / step) * step);
         double plotW = Width - Left - Right, plotH = Height - Top - Bottom;
@@ -36,6 +41,9 @@ public static class SvgChart
         sb.Append(C, $"<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {Width} {Height}\" width=\"{Width}\" height=\"{Height}\" role=\"img\" ");
         sb.Append(C, $"data-op=\"{E(op)}\" data-figure=\"{E(figure)}\" data-points=\"{points.Count}\" aria-label=\"{E(title)}\">");
         sb.Append(C, $"<text class=\"title\" x=\"{Left}\" y=\"16\">{E(title)}</text>");
+        if (cut)
+            sb.Append(C, $"<text class=\"tick\" x=\"{Width - Right}\" y=\"16\" text-anchor=\"end\">bands cut at the top</text>");
+        sb.Append(C, $"<clipPath id=\"{id}\"><rect x=\"{Left}\" y=\"{Top}\" width=\"{plotW}\" height=\"{plotH}\"/></clipPath>");
         // Grid and y axis.
         for (double v = 0; v <= top + step / 2; v += step)
         {
@@ -48,6 +56,7 @@ public static class SvgChart
         for (int i = 0; i < xLabels.Count; i += every)
             sb.Append(C, $"<text class=\"tick\" transform=\"translate({X(i):F1} {Top + plotH + 8}) rotate(50)\">{E(xLabels[i])}</text>");
         // Confidence band and median line, broken where an entry lacks the figure.
+        sb.Append(C, $"<g clip-path=\"url(#{id})\">");
         foreach (var run in Runs(points))
         {
             if (run.Count > 1)
@@ -62,6 +71,7 @@ public static class SvgChart
                 sb.Append(C, $"<line class=\"whisker\" stroke=\"{color}\" x1=\"{X(p.X):F1}\" x2=\"{X(p.X):F1}\" y1=\"{Y(p.Low):F1}\" y2=\"{Y(p.High):F1}\"/>");
             }
         }
+        sb.Append("</g>");
         foreach (var m in marks)
         {
             string cls = m.Slower ? "mark slower" : "mark faster";

@@ -71,7 +71,7 @@ internal static class ResultsCli
         {
             Gate = parse.GetValue(Gate) switch
             {
-                "auto" => GateFigure.Auto,
+                "auto" or null => GateFigure.Auto,
                 "time" => GateFigure.Time,
                 var g => throw new UsageException($"--gate {g}: use auto or time"),
             },
