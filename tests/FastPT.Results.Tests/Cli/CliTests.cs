@@ -34,7 +34,7 @@ public sealed class CliTests : IDisposable
     private string Planted()
     {
         string path = Path.Combine(_dir, "slow.json");
-        File.WriteAllText(path, ResultsJson.Serialize(TestData.Scaled(TestData.Load("same-build-b.json"), CompareTests.PlantedOp, 1.15)));
+        File.WriteAllText(path, ResultsJson.Serialize(TestData.Scaled(TestData.Load("same-build-a.json"), CompareTests.PlantedV1Op, 3)));
         return path;
     }
 
@@ -51,7 +51,7 @@ public sealed class CliTests : IDisposable
     {
         var (code, stdout, _) = Fastpt("compare", TestData.Path("same-build-a.json"), Planted(), "--format", "markdown");
         Assert.Equal(1, code);
-        Assert.Contains($"regression: {CompareTests.PlantedOp} (+", stdout);
+        Assert.Contains($"regression: {CompareTests.PlantedV1Op} (+", stdout);
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, code);
         Assert.StartsWith("regression:", stdout);
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(outFile));
-        Assert.Equal(CompareTests.PlantedOp, doc.RootElement.GetProperty("regressions")[0].GetString());
+        Assert.Equal(CompareTests.PlantedV1Op, doc.RootElement.GetProperty("regressions")[0].GetString());
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
     }
 

@@ -8,11 +8,16 @@ namespace FastPT.Results.Tests.Compare;
 public sealed class CompareTests
 {
     /// <summary>
-    /// The operation whose samples are slowed down by 15 %: its gate figure (the paired ratio to
-    /// the bare pass) spreads least between the two recorded runs, so a real 15 % slowdown of
-    /// it is what a run on this machine can show. Data/README.md gives the spreads.
+    /// The operation slowed down by 15 % in the detection tests, in the quieter recorded run
+    /// (bdn-quiet-b: BenchmarkDotNet at load 2.1 -> 1.1, its 8 iterations spread 4 %; in
+    /// bdn-quiet-a, at load 1.6-1.8, the same case is bimodal, 78-102 us, and hides 15 %). The v1 runs of this
+    /// session were recorded at load 17-23, where even a copy of a run slowed by 15 % is
+    /// within the noise of its own 5 repetitions (see The_noisy_runs_hide_a_15_percent_slowdown).
     /// </summary>
-    public const string PlantedOp = "protect-present-dram";
+    public const string PlantedOp = "ProtectUnprotectPresent.Engine(Bytes=1073741824)";
+
+    /// <summary>The v1 operation slowed down where a test needs one in a v1 run (history, report, CLI).</summary>
+    public const string PlantedV1Op = "protect-present-dram";
 
     [Fact]
     public void Two_runs_of_the_same_build_show_no_regression_at_the_default_thresholds()
@@ -24,29 +29,41 @@ public sealed class CompareTests
     }
 
     [Fact]
-    public void A_15_percent_slowdown_of_one_operation_is_flagged_and_every_other_is_same()
+    public void Two_quiet_runs_of_the_same_engine_code_show_no_regression_though_the_machine_drifted()
     {
-        var a = TestData.Load("same-build-a.json");
-        var b = TestData.Scaled(TestData.Load("same-build-b.json"), PlantedOp, 1.15);
-        var report = Comparer.Compare(a, "a", b, "b");
-        var slower = Assert.Single(report.Regressions);
-        Assert.Equal(PlantedOp, slower.Op);
-        Assert.Equal("vs bare", slower.Gate);
-        Assert.All(report.Ops.Where(o => o.Op != PlantedOp), o => Assert.Equal(Verdict.Same, o.Verdict));
-        Assert.Contains($"regression: {PlantedOp} (+", ComparisonFormatter.Summary(report));
+        // 507c54b and b0b5230 measured 0ee6d30 and 8e042cc: only ParallelWalker changed between them.
+        var report = Comparer.Compare(TestData.Load("bdn-quiet-a"), "a", TestData.Load("bdn-quiet-b"), "b");
+        Assert.Empty(report.Regressions);
+        Assert.True(report.Ops.Count >= 15, $"{report.Ops.Count} operations compared");
     }
 
     [Fact]
-    public void The_same_slowdown_of_a_copy_is_flagged_for_every_operation_with_clean_samples()
+    public void A_15_percent_slowdown_of_one_operation_is_flagged_and_every_other_is_same()
     {
-        // Without run-to-run noise (b = a x 1.15) the test sees the 15 % wherever a run's own spread allows.
+        var a = TestData.Load("bdn-quiet-b");
+        var report = Comparer.Compare(a, "a", TestData.Scaled(a, PlantedOp, 1.15), "slow");
+        var slower = Assert.Single(report.Regressions);
+        Assert.Equal(PlantedOp, slower.Op);
+        Assert.InRange(slower.GateFigure.Relative, 0.14, 0.16);
+        Assert.All(report.Ops.Where(o => o.Op != PlantedOp), o => Assert.Equal(Verdict.Same, o.Verdict));
+        string summary = ComparisonFormatter.Summary(report);
+        Assert.Matches($"^regression: {System.Text.RegularExpressions.Regex.Escape(PlantedOp)} \\(\\+1[45]\\.\\d% time\\) slower$", summary);
+        // And faster the other way round.
+        var back = Comparer.Compare(TestData.Scaled(a, PlantedOp, 1.15), "slow", a, "a");
+        Assert.Equal(Verdict.Faster, back.Ops.Single(o => o.Op == PlantedOp).Verdict);
+        Assert.Empty(back.Regressions);
+    }
+
+    [Fact]
+    public void The_noisy_runs_hide_a_15_percent_slowdown()
+    {
+        // Honest limit: at load 17-23, 5 repetitions spread more than the 5 % between 15 % and the threshold.
         var a = TestData.Load("same-build-a.json");
-        var b = a;
-        foreach (var r in a.Results)
-            b = TestData.Scaled(b, r.Op, 1.15);
-        var report = Comparer.Compare(a, "a", b, "b");
-        Assert.DoesNotContain(report.Ops, o => o.Verdict == Verdict.Faster);
-        Assert.Contains(report.Ops, o => o.Verdict == Verdict.Slower);
+        var report = Comparer.Compare(a, "a", TestData.Scaled(a, PlantedV1Op, 1.15), "slow");
+        Assert.Equal(Verdict.Same, report.Ops.Single(o => o.Op == PlantedV1Op).Verdict);
+        // A 3x slowdown stands out even there.
+        var big = Comparer.Compare(a, "a", TestData.Scaled(a, PlantedV1Op, 3), "slow");
+        Assert.Equal(PlantedV1Op, Assert.Single(big.Regressions).Op);
     }
 
     [Fact]
@@ -143,9 +160,8 @@ public sealed class CompareTests
     [Fact]
     public void Text_markdown_and_json_say_the_same_verdicts()
     {
-        var a = TestData.Load("same-build-a.json");
-        var b = TestData.Scaled(TestData.Load("same-build-b.json"), PlantedOp, 1.15);
-        var report = Comparer.Compare(a, "a", b, "b");
+        var a = TestData.Load("bdn-quiet-b");
+        var report = Comparer.Compare(a, "a", TestData.Scaled(a, PlantedOp, 1.15), "b");
         Assert.Contains("slower", ComparisonFormatter.Text(report));
         Assert.Contains("| op | figure |", ComparisonFormatter.Markdown(report));
         using var json = System.Text.Json.JsonDocument.Parse(ComparisonFormatter.Json(report));

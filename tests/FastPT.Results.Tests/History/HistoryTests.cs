@@ -60,13 +60,13 @@ public sealed class HistoryTests : IDisposable
         var a = TestData.Load("same-build-a.json");
         var history = new List<ResultSet>();
         for (int i = 0; i < 12; i++)
-            history.Add(At(i < 6 ? a : TestData.Scaled(a, CompareTests.PlantedOp, 1.5), $"c{i:D2}", i));
+            history.Add(At(i < 6 ? a : TestData.Scaled(a, CompareTests.PlantedV1Op, 1.5), $"c{i:D2}", i));
         var points = ChangePoints.Find(history);
-        var moved = points.Where(p => p.Op == CompareTests.PlantedOp).ToList();
+        var moved = points.Where(p => p.Op == CompareTests.PlantedV1Op).ToList();
         Assert.NotEmpty(moved);
         Assert.All(moved, p => Assert.Equal((5, 6, "c05", "c06", Verdict.Slower), (p.Before, p.After, p.BeforeCommit, p.AfterCommit, p.Verdict)));
         Assert.Contains(moved, p => p.Figure == Comparer.TimeFigure);
-        Assert.All(points, p => Assert.Equal(CompareTests.PlantedOp, p.Op));
+        Assert.All(points, p => Assert.Equal(CompareTests.PlantedV1Op, p.Op));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed partial class ReportTests
         var legacy = Enumerable.Range(1, 2).Select(i => TestData.Load($"legacy-0aacfc14-run{i}.json")).ToList();
         var merged = FastPT.Results.Import.LegacyBenchImporter.MergeRuns([.. legacy.Select((s, i) => (s, $"run{i}"))]);
         var old = merged with { Environment = merged.Environment with { CpuModel = a.Environment.CpuModel, Cores = a.Environment.Cores } };
-        return ([old, a], TestData.Scaled(TestData.Load("same-build-b.json"), CompareTests.PlantedOp, 1.15));
+        return ([old, a], TestData.Scaled(TestData.Load("same-build-b.json"), CompareTests.PlantedV1Op, 3));
     }
 
     [Fact]
@@ -31,7 +31,7 @@ public sealed partial class ReportTests
         Assert.Equal("3", hot.Groups[1].Value);
         Assert.Contains("data-figure=\"vs bare\"", html);
         Assert.Contains("data-figure=\"vs kernel\"", html);
-        Assert.Contains($"regression: {CompareTests.PlantedOp}", html);
+        Assert.Contains($"regression: {CompareTests.PlantedV1Op}", html);
         Assert.Contains("<script>", html);
         Assert.Contains("Load average at each run", html);
     }
