@@ -46,9 +46,17 @@ public static class HtmlReport
         sb.Append($"This machine is shared, so the load average of each run is drawn first: read the figures with it.</p>");
         sb.Append($"<p class=\"meta\">threshold {options.Threshold:P0}, alpha {options.Alpha.ToString("G3", C)}, noise floor {options.NoiseFloor.ToString("G3", C)} in each op's unit</p></header>\n");
 
+        sb.Append($"<p class=\"summary\"><a href=\"#compare\">latest compare</a>: {E(LatestSummary(entries, options))} · <a href=\"#changes\">{changes.Count} change points</a> ({changes.Count(c => c.Verdict == Verdict.Slower)} slower)</p>\n");
         sb.Append("<section id=\"load\"><h2>Load average at each run</h2>");
         sb.Append(LoadChart(entries, labels));
         sb.Append("</section>\n");
+
+        var ops = entries.AsEnumerable().Reverse().SelectMany(e => e.Results.Select(r => r.Op)).Distinct().ToList();
+        ops = [.. entries[^1].Results.Select(r => r.Op).Concat(ops).Distinct()];
+        sb.Append("<h2>Operations</h2><p class=\"legend\"><span><i class=\"swatch\" style=\"background:#3465a4\"></i>repetitions</span><span><i class=\"swatch\" style=\"background:#fff\"></i>run medians</span>");
+        sb.Append("<input id=\"filter\" type=\"search\" placeholder=\"filter operations (words)\" aria-label=\"filter operations\"> <span id=\"shown\" class=\"meta\"></span></p>\n");
+        foreach (string op in ops)
+            sb.Append(OpSection(op, entries, labels, changes));
 
         sb.Append("<section id=\"compare\">");
         sb.Append(CompareTable(entries, options));
@@ -70,13 +78,6 @@ public static class HtmlReport
             sb.Append("</table>");
         }
         sb.Append("</section>\n");
-
-        var ops = entries.AsEnumerable().Reverse().SelectMany(e => e.Results.Select(r => r.Op)).Distinct().ToList();
-        ops = [.. entries[^1].Results.Select(r => r.Op).Concat(ops).Distinct()];
-        sb.Append("<h2>Operations</h2><p class=\"legend\"><span><i class=\"swatch\" style=\"background:#3465a4\"></i>repetitions</span><span><i class=\"swatch\" style=\"background:#fff\"></i>run medians</span>");
-        sb.Append("<input id=\"filter\" type=\"search\" placeholder=\"filter operations (words)\" aria-label=\"filter operations\"> <span id=\"shown\" class=\"meta\"></span></p>\n");
-        foreach (string op in ops)
-            sb.Append(OpSection(op, entries, labels, changes));
 
         sb.Append("<section id=\"runs\"><h2>Runs</h2><table><tr><th>#</th><th>commit</th><th>subject</th><th>when (UTC)</th><th>samples</th><th>source</th><th>runtime</th><th>kernel</th><th>ISA</th><th>load before → after</th></tr>");
         for (int i = 0; i < entries.Count; i++)
@@ -158,6 +159,20 @@ public static class HtmlReport
         }
         sb.Append("</svg><p class=\"legend meta\"><span>light: before the run</span><span>dark: after it</span><span>dashed: core count</span></p>");
         return sb.ToString();
+    }
+
+    private static string LatestSummary(IReadOnlyList<ResultSet> entries, ComparisonOptions options)
+    {
+        if (entries.Count < 2)
+            return "only one run";
+        try
+        {
+            return ComparisonFormatter.Summary(Comparer.Compare(entries[^2], "", entries[^1], "", options, allowOtherMachine: true));
+        }
+        catch (ResultsFormatException e)
+        {
+            return e.Message;
+        }
     }
 
     private static string CompareTable(IReadOnlyList<ResultSet> entries, ComparisonOptions options)

@@ -76,7 +76,9 @@ public static class SvgChart
         {
             string cls = m.Slower ? "mark slower" : "mark faster";
             sb.Append(C, $"<line class=\"{cls}\" x1=\"{X(m.X):F1}\" x2=\"{X(m.X):F1}\" y1=\"{Top}\" y2=\"{Top + plotH}\"/>");
-            sb.Append(C, $"<text class=\"{cls}\" x=\"{X(m.X) + 3:F1}\" y=\"{Top + 10}\">{E(m.Label)}</text>");
+            // Near the right edge the label goes left of its line so it stays inside the chart.
+            bool left = X(m.X) > Width - Right - 90;
+            sb.Append(C, $"<text class=\"{cls}\" x=\"{X(m.X) + (left ? -3 : 3):F1}\" y=\"{Top + 10}\"{(left ? " text-anchor=\"end\"" : "")}>{E(m.Label)}</text>");
         }
         foreach (var p in points)
         {
