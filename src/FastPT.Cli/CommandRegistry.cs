@@ -9,6 +9,10 @@ internal static class CommandRegistry
     {
         yield return Commands.ScriptCommand.Create();
         yield return Commands.BenchCommand.Create();
+        yield return Commands.Results.CompareCommand.Create();
+        yield return Commands.Results.HistoryCommand.Create();
+        yield return Commands.Results.ReportCommand.Create();
+        yield return Commands.Results.ExportCommand.Create();
         yield return Commands.KvmCheckCommand.Create();
         yield return Commands.KvmDemoCommand.Create();
         yield return Commands.RecordCommand.Create();

@@ -1,38 +1,83 @@
-using System.Text.Json.Serialization;
+using FastPT.Results.Model;
 
 namespace FastPT.Benchmarks.Runner;
 
 /// <summary>
-/// One operation's medians from one run: the engine, the live kernel doing the same job, the
-/// bare load+store pass over the same tables, and the scalar kernel; per 4 KiB page.
+/// One operation of one run: the engine's timing, its baselines (the bare load+store pass over
+/// the same tables, the live kernel doing the same job, the scalar kernel) and the API it
+/// times. Ratios are kept only for baselines timed in the same cycle (see <see cref="Timing"/>).
 /// </summary>
+/// <param name="Op">The operation's name in reports and history (stable: history matches on it).</param>
+/// <param name="Api">The API the figure times, e.g. "RangeWalker.Walk(ChangeProtectionOp)".</param>
+/// <param name="Units">How many units (pages, translations, round trips) one timed call covers.</param>
+/// <param name="Unit">The unit of every figure, "ns/page" unless a row says otherwise.</param>
 public sealed record BenchResult(
-    [property: JsonPropertyName("op")] string Op,
-    [property: JsonPropertyName("pages")] long Pages,
-    [property: JsonPropertyName("ns_per_page")] double NsPerPage,
-    [property: JsonPropertyName("kernel_ns_per_page")] double? KernelNsPerPage,
-    [property: JsonPropertyName("bare_ns_per_page")] double? BareNsPerPage,
-    [property: JsonPropertyName("scalar_ns_per_page")] double? ScalarNsPerPage = null,
-    [property: JsonPropertyName("note")] string? Note = null)
+    string Op,
+    string Api,
+    long Units,
+    Timing Engine,
+    Timing? Bare = null,
+    Timing? Kernel = null,
+    Timing? Scalar = null,
+    string? Note = null,
+    string Unit = "ns/page")
 {
-    [JsonIgnore]
+    public double NsPerPage => Engine.Median;
+
+    public double? KernelNsPerPage => Kernel?.Median;
+
+    public double? BareNsPerPage => Bare?.Median;
+
+    public double? ScalarNsPerPage => Scalar?.Median;
+
     public double PagesPerSecond => 1e9 / NsPerPage;
 
-    /// <summary>How many times faster than the kernel (kernel ns / engine ns).</summary>
-    [JsonIgnore]
+    /// <summary>How many times faster than the kernel (kernel ns / engine ns, medians).</summary>
     public double? KernelSpeedup => KernelNsPerPage / NsPerPage;
 
-    /// <summary>Engine time over the bare pass (1.0 = at the hardware limit).</summary>
-    [JsonIgnore]
+    /// <summary>Engine time over the bare pass (1.0 = at the hardware limit), medians.</summary>
     public double? BareRatio => NsPerPage / BareNsPerPage;
+
+    /// <summary>The row in the results format v1.</summary>
+    public OpResult ToOpResult()
+    {
+        var baselines = new Dictionary<string, IReadOnlyList<double>>();
+        var ratios = new Dictionary<string, IReadOnlyList<double>>();
+        foreach (var (key, t) in new[] { ("bare", Bare), ("kernel", Kernel), ("scalar", Scalar) })
+        {
+            if (t == null)
+                continue;
+            baselines[key] = t.Samples;
+            if (key != "scalar" && Engine.RatiosTo(t) is double[] r)
+                ratios[key] = r;
+        }
+        return new OpResult
+        {
+            Op = Op,
+            Api = Api,
+            Unit = Unit,
+            UnitsPerSample = Units,
+            Samples = Engine.Samples,
+            Baselines = baselines.Count > 0 ? baselines : null,
+            Ratios = ratios.Count > 0 ? ratios : null,
+            Note = Note,
+        };
+    }
 }
 
-/// <summary>The whole run, as `fastpt bench --json` prints it.</summary>
-public sealed record BenchReport(
-    [property: JsonPropertyName("cpu")] string Cpu,
-    [property: JsonPropertyName("isa")] string Isa,
-    [property: JsonPropertyName("results")] IReadOnlyList<BenchResult> Results);
+/// <summary>The whole run: its environment (load average read before and after) and its rows.</summary>
+public sealed record BenchReport(RunEnvironment Environment, IReadOnlyList<BenchResult> Results)
+{
+    public string Cpu => Environment.CpuModel ?? "unknown";
 
-[JsonSerializable(typeof(BenchReport))]
-[JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
-public sealed partial class BenchJsonContext : JsonSerializerContext;
+    public string Isa => Environment.Isa ?? "unknown";
+
+    /// <summary>The run in the results format v1 (what `fastpt bench --json` prints).</summary>
+    public ResultSet ToResultSet() => new()
+    {
+        Source = "fastpt bench",
+        SamplesKind = SamplesKinds.Repetitions,
+        Environment = Environment,
+        Results = [.. Results.Select(r => r.ToOpResult())],
+    };
+}

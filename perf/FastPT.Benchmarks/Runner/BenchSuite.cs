@@ -2,6 +2,7 @@ using System.Diagnostics;
 using FastPT.Benchmarks.Kernel;
 using FastPT.Benchmarks.Workloads;
 using FastPT.Kernels;
+using FastPT.Results.Model;
 
 namespace FastPT.Benchmarks.Runner;
 
@@ -24,8 +25,8 @@ public sealed record BenchOptions(
 
 /// <summary>
 /// The built-in workload of `fastpt bench`: every operation timed with its baselines in the
-/// same process, medians of several repetitions, each repetition preceded by an untimed
-/// reset so it does the same work.
+/// same process, every repetition kept (each preceded by an untimed reset so it does the same
+/// work), baselines interleaved with the walks they are compared with.
 /// </summary>
 public static class BenchSuite
 {
@@ -35,8 +36,10 @@ public static class BenchSuite
         "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
     ];
 
-    public static BenchReport Run(BenchOptions o, Action<string>? progress = null)
+    /// <summary>Runs the selected steps; <paramref name="args"/> (the command line) is recorded in the environment.</summary>
+    public static BenchReport Run(BenchOptions o, Action<string>? progress = null, string? args = null)
     {
+        var environment = EnvironmentProbe.Capture(KernelIsas.Name(KernelIsas.Selected), args);
         var results = new List<BenchResult>();
         bool Step(int i)
         {
@@ -49,80 +52,72 @@ public static class BenchSuite
         if (Step(0))
         {
             using (var hot = new EngineRange(o.HotBytes, populated: true))
+            using (var k = o.Kernel ? new KernelUffdRange(o.HotBytes, populated: true) : null)
             {
-                // Interleaved so the bare pass and the walks see the same machine (it drifts under load).
-                double[] cycle = TimeCycle(o.Repetitions, hot.Pages, hot.BarePass, () => hot.Protect(), () => hot.Unprotect());
-                double bare = cycle[0], protect = cycle[1], unprotect = cycle[2];
-                double sProtect = Time(o, hot.Pages, () => hot.ProtectWith(KernelIsa.Scalar), () => hot.Unprotect());
-                double sUnprotect = Time(o, hot.Pages, () => hot.UnprotectWith(KernelIsa.Scalar), () => hot.Protect());
-                double? kProtect = null, kUnprotect = null;
-                if (o.Kernel)
-                {
-                    using var k = new KernelUffdRange(o.HotBytes, populated: true);
-                    kProtect = Time(o, k.Pages, k.Protect, k.Unprotect);
-                    kUnprotect = Time(o, k.Pages, k.Unprotect, k.Protect);
-                }
+                // Interleaved so the bare pass, the walks and the kernel see the same machine (it
+                // drifts under load). The kernel goes first and an untimed bare pass brings the
+                // tables back into cache, so the bare pass and the walks start equally warm.
+                var cycle = TimeCycle(o.Repetitions, hot.Pages,
+                    [.. KernelSteps(k), (hot.BarePass, hot.BarePass), (hot.BarePass, null), (() => hot.Protect(), null), (() => hot.Unprotect(), null)]);
+                Timing? kProtect = k != null ? cycle[0] : null, kUnprotect = k != null ? cycle[1] : null;
+                Timing bare = cycle[^3], protect = cycle[^2], unprotect = cycle[^1];
+                Timing sProtect = Time(o, hot.Pages, () => hot.ProtectWith(KernelIsa.Scalar), () => hot.Unprotect());
+                Timing sUnprotect = Time(o, hot.Pages, () => hot.UnprotectWith(KernelIsa.Scalar), () => hot.Protect());
                 int cores = Math.Min(2, Environment.ProcessorCount);
-                double[] par = TimeCycle(o.Repetitions, hot.Pages, hot.BarePass, () => hot.Protect(), () => hot.Unprotect(),
+                var par = TimeCycle(o.Repetitions, hot.Pages, hot.BarePass, () => hot.Protect(), () => hot.Unprotect(),
                     () => hot.BarePassParallel(cores), () => hot.ProtectParallel(cores), () => hot.UnprotectParallel(cores));
-                results.Add(new("protect-present-hot", hot.Pages, protect, kProtect, bare, sProtect));
-                results.Add(new("unprotect-present-hot", hot.Pages, unprotect, kUnprotect, bare, sUnprotect));
-                results.Add(new($"protect-present-hot-{cores}cores", hot.Pages, par[4], kProtect, par[3], null,
-                    $"ParallelWalker over {cores} cores: {par[1] / par[4]:F2}x one core; the bare pass on {cores} threads: {par[0] / par[3]:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
+                results.Add(new("protect-present-hot", WalkApi, hot.Pages, protect, bare, kProtect, sProtect));
+                results.Add(new("unprotect-present-hot", WalkApi, hot.Pages, unprotect, bare, kUnprotect, sUnprotect));
+                results.Add(new($"protect-present-hot-{cores}cores", ParallelApi, hot.Pages, par[4], par[3], kProtect, null,
+                    $"ParallelWalker over {cores} cores: {par[1].Median / par[4].Median:F2}x one core; the bare pass on {cores} threads: {par[0].Median / par[3].Median:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
             }
         }
 
         if (Step(1))
         {
-            double? kernelHotProtect = results.Find(r => r.Op == "protect-present-hot")?.KernelNsPerPage;
-            double? kernelHotUnprotect = results.Find(r => r.Op == "unprotect-present-hot")?.KernelNsPerPage;
+            Timing? kernelHotProtect = results.Find(r => r.Op == "protect-present-hot")?.Kernel;
+            Timing? kernelHotUnprotect = results.Find(r => r.Op == "unprotect-present-hot")?.Kernel;
             using (var dram = new EngineRange(o.DramBytes, populated: true))
             {
                 string kNote = "kernel figure from the hot-range run (this machine has no RAM for the same VA of real pages; the kernel's per-page cost is bookkeeping, not table traffic)";
-                double[] cycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect());
-                double bare = cycle[0], protect = cycle[1], unprotect = cycle[2];
-                double sProtect = Time(Math.Min(o.Repetitions, 3), dram.Pages, () => dram.ProtectWith(KernelIsa.Scalar), () => dram.Unprotect());
+                var cycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect());
+                Timing bare = cycle[0], protect = cycle[1], unprotect = cycle[2];
+                Timing sProtect = Time(Math.Min(o.Repetitions, 3), dram.Pages, () => dram.ProtectWith(KernelIsa.Scalar), () => dram.Unprotect());
                 int cores = Math.Min(2, Environment.ProcessorCount);
-                double[] parCycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect(),
+                var parCycle = TimeCycle(o.Repetitions, dram.Pages, dram.BarePass, () => dram.Protect(), () => dram.Unprotect(),
                     () => dram.BarePassParallel(cores), () => dram.ProtectParallel(cores), () => dram.UnprotectParallel(cores));
-                double par = parCycle[4], barePar = parCycle[3], oneCore = parCycle[1], bareOne = parCycle[0];
-                results.Add(new("protect-present-dram", dram.Pages, protect, kernelHotProtect, bare, sProtect, kNote));
-                results.Add(new("unprotect-present-dram", dram.Pages, unprotect, kernelHotUnprotect, bare, null, kNote));
-                results.Add(new($"protect-present-dram-{cores}cores", dram.Pages, par, kernelHotProtect, barePar, null,
-                    $"ParallelWalker over {cores} cores: {oneCore / par:F2}x one core; the bare pass on {cores} threads: {bareOne / barePar:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
+                Timing par = parCycle[4], barePar = parCycle[3];
+                double oneCore = parCycle[1].Median, bareOne = parCycle[0].Median;
+                results.Add(new("protect-present-dram", WalkApi, dram.Pages, protect, bare, kernelHotProtect, sProtect, kNote));
+                results.Add(new("unprotect-present-dram", WalkApi, dram.Pages, unprotect, bare, kernelHotUnprotect, null, kNote));
+                results.Add(new($"protect-present-dram-{cores}cores", ParallelApi, dram.Pages, par, barePar, kernelHotProtect, null,
+                    $"ParallelWalker over {cores} cores: {oneCore / par.Median:F2}x one core; the bare pass on {cores} threads: {bareOne / barePar.Median:F2}x one thread (interleaved runs; vs bare = against the {cores}-thread pass)"));
             }
         }
 
         if (Step(2))
         {
             using (var empty = new EngineRange(o.MarkerBytes, populated: false))
+            using (var k = o.Kernel ? new KernelUffdRange(o.MarkerBytes, populated: false) : null)
             {
-                double markers = Time(o, empty.Pages, () => empty.Protect(), empty.Reset);
-                double clear = Time(o, empty.Pages, () => empty.Unprotect(), () => empty.Protect());
-                double? kMarkers = null, kClear = null;
-                if (o.Kernel)
-                {
-                    using var k = new KernelUffdRange(o.MarkerBytes, populated: false);
-                    kMarkers = Time(o, k.Pages, k.Protect, k.Remap);
-                    kClear = Time(o, k.Pages, k.Unprotect, k.Protect);
-                }
-                results.Add(new("markers-empty", empty.Pages, markers, kMarkers, null, null, "includes allocating and zeroing the PTE tables (both sides)"));
-                results.Add(new("markers-clear", empty.Pages, clear, kClear, null));
+                // Markers into a fresh range (tables allocated on the way), then clearing them; the kernel in the same repetitions.
+                var cycle = TimeCycle(o.Repetitions, empty.Pages,
+                    [(() => empty.Protect(), empty.Reset), (() => empty.Unprotect(), null), .. KernelSteps(k, k == null ? null : k.Remap)]);
+                Timing markers = cycle[0], clear = cycle[1];
+                Timing? kMarkers = k != null ? cycle[2] : null, kClear = k != null ? cycle[3] : null;
+                results.Add(new("markers-empty", WalkApi, empty.Pages, markers, null, kMarkers, null, "includes allocating and zeroing the PTE tables (both sides)"));
+                results.Add(new("markers-clear", WalkApi, empty.Pages, clear, null, kClear));
             }
         }
 
         if (Step(3))
         {
             using (var scan = new EngineScan(o.ScanBytes, o.WrittenFraction))
+            using (var ks = o.Kernel ? new KernelPagemapScan(o.ScanBytes, o.WrittenFraction) : null)
             {
-                double s = Time(o, scan.Pages, () => scan.ScanAndProtect(), scan.Dirty);
-                double? k = null;
-                if (o.Kernel)
-                {
-                    using var ks = new KernelPagemapScan(o.ScanBytes, o.WrittenFraction);
-                    k = Time(o, ks.Pages, () => ks.ScanAndProtect(), ks.Dirty);
-                }
-                results.Add(new("scan-written-reprotect", scan.Pages, s, k, null, null,
+                var cycle = TimeCycle(o.Repetitions, scan.Pages,
+                    [(() => scan.ScanAndProtect(), scan.Dirty), .. ks == null ? [] : new (Action, Action?)[] { (() => ks.ScanAndProtect(), ks.Dirty) }]);
+                results.Add(new("scan-written-reprotect", "RangeWalker.Walk(ScanOp)", scan.Pages, cycle[0], null, ks != null ? cycle[1] : null, null,
                     $"{o.WrittenFraction:P0} of pages written; per page of the range"));
             }
         }
@@ -131,40 +126,56 @@ public static class BenchSuite
         {
             using (var f = new EngineFaults(o.HotBytes, o.TranslateCount))
             {
-                double t = Time(o, f.Count, () => f.TranslateAll());
-                results.Add(new("translate-random", f.Count, t, null, null, null, "per translation of a random address in 1 GiB of 4 KiB pages"));
+                Timing t = Time(o, f.Count, () => f.TranslateAll());
+                results.Add(new("translate-random", "AddressSpace.Translate", f.Count, t, Note: "per translation of a random address in 1 GiB of 4 KiB pages", Unit: "ns/translation"));
             }
         }
 
         if (Step(5))
         {
             using (var f = new EngineUffdFaults(o.FaultCount))
+            using (var kf = o.Kernel ? new KernelWpFaultRoundTrip(o.FaultCount) : null)
             {
-                double t = Time(o, f.Pages, () => f.RoundTrips(), f.ProtectAll);
-                double? k = null;
-                if (o.Kernel)
-                {
-                    using var kf = new KernelWpFaultRoundTrip(o.FaultCount);
-                    k = Time(o, kf.Pages, () => kf.RoundTrips(), kf.ProtectAll);
-                }
-                results.Add(new("wp-fault-roundtrip", f.Pages, t, k, null, null,
-                    "per round trip: a store to a write-protected shmem page faults (WRITE|WP message), the handler unprotects that page, the store completes; engine = FastPT.Uffd.MemoryModel, kernel = worker thread in memset + UFFDIO_WRITEPROTECT mode 0"));
+                var cycle = TimeCycle(o.Repetitions, f.Pages,
+                    [(() => f.RoundTrips(), f.ProtectAll), .. kf == null ? [] : new (Action, Action?)[] { (() => kf.RoundTrips(), kf.ProtectAll) }]);
+                results.Add(new("wp-fault-roundtrip", "MemoryModel.Access + MemoryModel.WriteProtect", f.Pages, cycle[0], null, kf != null ? cycle[1] : null, null,
+                    "per round trip: a store to a write-protected shmem page faults (WRITE|WP message), the handler unprotects that page, the store completes; engine = FastPT.Uffd.MemoryModel, kernel = worker thread in memset + UFFDIO_WRITEPROTECT mode 0",
+                    "ns/round-trip"));
             }
         }
-        return new BenchReport(CpuModel(), KernelIsas.Name(KernelIsas.Selected), results);
+        return new BenchReport(environment with { LoadAfter = EnvironmentProbe.LoadAverage() }, results);
     }
 
+    private const string WalkApi = "RangeWalker.Walk(ChangeProtectionOp)";
+    private const string ParallelApi = "ParallelWalker.Walk(ChangeProtectionOp)";
+
+    /// <summary>The kernel's protect and unprotect of a uffd-wp range as cycle steps (none without a kernel range).</summary>
+    private static (Action Run, Action? Reset)[] KernelSteps(KernelUffdRange? k, Action? resetFirst = null) =>
+        k == null ? [] : [(k.Protect, resetFirst), (k.Unprotect, null)];
+
     /// <summary>
-    /// Median ns per unit of each step of a cycle that leaves the state as it found it (e.g.
-    /// bare pass, protect, unprotect), the steps timed one after another in every repetition,
-    /// so slow phases of a shared machine hit all of them alike and same-run ratios hold.
+    /// Each step of a cycle that leaves the state as it found it (e.g. bare pass, protect,
+    /// unprotect), timed one after another in every repetition, so slow phases of a shared
+    /// machine hit all of them alike and their per-repetition ratios are paired.
     /// </summary>
-    public static double[] TimeCycle(int repetitions, long units, params Action[] steps)
+    public static Timing[] TimeCycle(int repetitions, long units, params Action[] steps) =>
+        TimeCycle(repetitions, units, [.. steps.Select(s => (s, (Action?)null))]);
+
+    /// <summary>
+    /// As <see cref="TimeCycle(int, long, Action[])"/>, each step after its own untimed reset
+    /// (when not null): (protect, reset) pairs make the state each timed step needs.
+    /// </summary>
+    public static Timing[] TimeCycle(int repetitions, long units, params (Action Run, Action? Reset)[] steps)
     {
         long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < 2 || Stopwatch.GetElapsedTime(start).TotalMilliseconds < 1000; i++)
-            foreach (var step in steps)
-                step();
+        {
+            foreach (var (run, reset) in steps)
+            {
+                reset?.Invoke();
+                run();
+            }
+        }
         var samples = new double[steps.Length][];
         for (int s = 0; s < steps.Length; s++)
             samples[s] = new double[Math.Max(1, repetitions)];
@@ -172,19 +183,21 @@ public static class BenchSuite
         {
             for (int s = 0; s < steps.Length; s++)
             {
+                steps[s].Reset?.Invoke();
                 long t0 = Stopwatch.GetTimestamp();
-                steps[s]();
+                steps[s].Run();
                 samples[s][i] = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / units;
             }
         }
-        return [.. samples.Select(x => { Array.Sort(x); return x[x.Length / 2]; })];
+        var cycle = new object();
+        return [.. samples.Select(x => new Timing(x, cycle))];
     }
 
-    /// <summary>Median ns per unit of <paramref name="run"/>, each repetition after an untimed <paramref name="reset"/>.</summary>
-    public static double Time(BenchOptions o, long units, Action run, Action? reset = null) =>
+    /// <summary>ns per unit of <paramref name="run"/> in every repetition, each after an untimed <paramref name="reset"/>.</summary>
+    public static Timing Time(BenchOptions o, long units, Action run, Action? reset = null) =>
         Time(o.Repetitions, units, run, reset);
 
-    public static double Time(int repetitions, long units, Action run, Action? reset = null)
+    public static Timing Time(int repetitions, long units, Action run, Action? reset = null)
     {
         // Warm up for at least a second: tiered compilation promotes a method to optimised
         // code only after 30 calls plus a 100 ms quiet period (longer on a loaded machine, where
@@ -204,21 +217,6 @@ public static class BenchSuite
             run();
             samples[i] = Stopwatch.GetElapsedTime(t0).TotalNanoseconds / units;
         }
-        Array.Sort(samples);
-        return samples[samples.Length / 2];
-    }
-
-    public static string CpuModel()
-    {
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/cpuinfo"))
-                if (line.StartsWith("model name", StringComparison.Ordinal))
-                    return line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException)
-        {
-        }
-        return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+        return new Timing(samples, new object());
     }
 }

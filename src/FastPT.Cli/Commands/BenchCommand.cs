@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using FastPT.Benchmarks.Runner;
+using FastPT.Results.Model;
 using Spectre.Console;
 
 namespace FastPT.Cli.Commands;
@@ -14,9 +14,9 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table" };
+        var json = new Option<bool>("--json") { Description = "Print the run in the results format v1 (docs/results-format.md) instead of the table" };
         var quick = new Option<bool>("--quick") { Description = "Smaller ranges and fewer repetitions (DRAM range 64 GiB, 5 repetitions)" };
-        var reps = new Option<int?>("--repetitions") { Description = "Timed repetitions per measurement (median is reported); default 9" };
+        var reps = new Option<int?>("--repetitions") { Description = "Timed repetitions per measurement (all kept; the table shows medians); default 9" };
         var noKernel = new Option<bool>("--no-kernel") { Description = "Skip the live-kernel baselines (userfaultfd, PAGEMAP_SCAN)" };
         var only = new Option<string[]>("--only")
         {
@@ -54,9 +54,9 @@ internal static class BenchCommand
             try
             {
                 _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here, before any work
-                var report = RunWithProgress(o, parse.GetValue(json));
+                var report = RunWithProgress(o, parse.GetValue(json), string.Join(' ', parse.Tokens.Select(t => t.Value)));
                 if (parse.GetValue(json))
-                    Console.WriteLine(JsonSerializer.Serialize(report, BenchJsonContext.Default.BenchReport));
+                    Console.WriteLine(ResultsJson.Serialize(report.ToResultSet()));
                 else
                     PrintTable(report);
                 return 0;
@@ -75,7 +75,7 @@ internal static class BenchCommand
         return cmd;
     }
 
-    private static BenchReport RunWithProgress(BenchOptions o, bool json)
+    private static BenchReport RunWithProgress(BenchOptions o, bool json, string args)
     {
         // A terminal gets a live progress display; pipes and CI get one plain line per step (on stderr with --json).
         bool interactive = !Console.IsErrorRedirected && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -83,7 +83,7 @@ internal static class BenchCommand
         {
             var log = json ? Console.Error : Console.Out;
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            return BenchSuite.Run(o, step => log.WriteLine($"[{sw.Elapsed.TotalSeconds,6:F1}s] {step}"));
+            return BenchSuite.Run(o, step => log.WriteLine($"[{sw.Elapsed.TotalSeconds,6:F1}s] {step}"), args);
         }
         BenchReport? report = null;
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>
@@ -95,7 +95,7 @@ internal static class BenchCommand
                 done++;
                 task.Value = done;
                 task.Description = step;
-            });
+            }, args);
             task.Value = BenchSuite.Steps.Length;
         });
         return report!;
@@ -104,17 +104,21 @@ internal static class BenchCommand
     private static void PrintTable(BenchReport report)
     {
         var c = CultureInfo.InvariantCulture;
-        Console.WriteLine($"cpu: {report.Cpu}   isa: {report.Isa}   (medians; ratios measured in this run)");
+        Console.WriteLine($"cpu: {report.Cpu}   isa: {report.Isa}   load: {Load(report.Environment.LoadBefore)} -> {Load(report.Environment.LoadAfter)}   (medians of every repetition; ratios measured in this run)");
         Console.WriteLine($"{"op",-28} {"pages",12} {"ns/page",9} {"pages/s",10} {"vs kernel",10} {"vs bare",8} {"scalar",8}");
         foreach (var r in report.Results)
         {
             string kernel = r.KernelSpeedup is double k ? string.Create(c, $"{k:F1}x") : "-";
             string bare = r.BareRatio is double b ? string.Create(c, $"{b:F2}x") : "-";
             string scalar = r.ScalarNsPerPage is double s ? string.Create(c, $"{s:F2}") : "-";
-            Console.WriteLine(string.Create(c, $"{r.Op,-28} {r.Pages,12} {r.NsPerPage,9:F3} {r.PagesPerSecond,10:G3} {kernel,10} {bare,8} {scalar,8}"));
+            Console.WriteLine(string.Create(c, $"{r.Op,-28} {r.Units,12} {r.NsPerPage,9:F3} {r.PagesPerSecond,10:G3} {kernel,10} {bare,8} {scalar,8}"));
             if (r.Note != null)
                 Console.WriteLine($"    {r.Note}");
         }
+        Console.WriteLine("units: ns per page unless the op's note says otherwise (translate: per translation, fault: per round trip)");
         Console.WriteLine("vs kernel = how many times faster than the kernel doing the same job; vs bare = engine time / bare SIMD load+store pass (1.00 = hardware limit)");
     }
+
+    private static string Load(IReadOnlyList<double>? load) =>
+        load is { Count: > 0 } ? string.Join(' ', load.Select(l => l.ToString("F2", CultureInfo.InvariantCulture))) : "?";
 }
