@@ -72,9 +72,19 @@ public sealed unsafe class EngineRange : IDisposable
         _leafTables = [.. list];
     }
 
-    public long Protect() => Walk(new ChangeProtectionOp(_protect, splitHuge: false));
+    /// <summary>The public verb, as a user calls it: PageTableOps.ChangeProtection over the range.</summary>
+    public long Protect() => Verb(_protect);
 
-    public long Unprotect() => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false));
+    public long Unprotect() => Verb(_unprotect);
+
+    private long Verb(in ChangeProtectionParams p)
+    {
+        _flush.Clear();
+        var r = PageTableOps.ChangeProtection(_space, Base, End, p, _flush);
+        if (!r.Complete)
+            throw new InvalidOperationException($"benchmark walk stopped: {r.Status} at 0x{r.WalkEnd:X}");
+        return r.EntriesChanged;
+    }
 
     public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_protect, splitHuge: false, isa: isa));
 

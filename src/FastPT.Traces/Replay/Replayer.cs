@@ -141,7 +141,13 @@ public sealed class Replayer : IDisposable
         }
     }
 
-    public ReplayResult Finish()
+    /// <summary>The live address spaces by trace space id (for a caller that keeps them past <see cref="Finish(bool)"/>).</summary>
+    public IReadOnlyDictionary<int, IReplayTarget> Targets => _spaces;
+
+    public ReplayResult Finish() => Finish(keepTargets: false);
+
+    /// <summary>Applies what is buffered and sums up; the targets stay open for <see cref="Targets"/> when asked (Dispose releases them).</summary>
+    public ReplayResult Finish(bool keepTargets)
     {
         Flush();
         long tables = _spaces.Values.Sum(t => t.TablesInUse);
@@ -149,7 +155,8 @@ public sealed class Replayer : IDisposable
         var r = new ReplayResult(_targetName, _ops, (double)_ticks / Stopwatch.Frequency, _pages.Count, tables, digest,
             _spaces.Count, _wpFaults, _segvs, _snapshots, _copies,
             Enum.GetValues<TraceOpKind>().Where(k => _byKind[(int)k] > 0).ToDictionary(k => k.ToString(), k => _byKind[(int)k]));
-        Dispose();
+        if (!keepTargets)
+            Dispose();
         return r;
     }
 
