@@ -20,6 +20,9 @@ internal static class NettraceTarget
         catch (TraceFormatException e)
         {
             Contract.ClearMessage(e.Message, Source + ":");
+            // Running out of memory is not a clear refusal: it means a trusted length asked for too much.
+            for (Exception? x = e.InnerException; x is not null; x = x.InnerException)
+                Contract.That(x is not OutOfMemoryException, $"refused only after running out of memory: {e.Message}");
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Text;
 
 namespace FastPT.Traces.Nettrace;
@@ -79,7 +80,7 @@ internal static class NettraceLayout
         int version = r.Int32(), minReader = r.Int32(), length = r.Int32();
         if (length is <= 0 or > MaxTypeNameBytes)
             throw r.Error(at, $"an object type name of {length} bytes");
-        string type = Encoding.ASCII.GetString(r.Bytes(length));
+        string type = Printable(r.Bytes(length));
         if (r.Byte() != EndObject)
             throw r.Error(at, $"the type header of '{type}' does not end with tag 6");
         // Trace 4 is format V4/V5 (V5 only adds metadata tags, which are checked below); blocks are version 2.
@@ -244,6 +245,20 @@ internal static class NettraceLayout
             if (code == 1)
                 FieldsV2(ref f, depth + 1);
         }
+    }
+
+    /// <summary>A name from the file as messages may show it: printable ASCII, anything else as \xNN.</summary>
+    private static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var s = new StringBuilder(bytes.Length);
+        foreach (byte b in bytes)
+        {
+            if (b is >= 0x20 and < 0x7F)
+                s.Append((char)b);
+            else
+                s.Append(CultureInfo.InvariantCulture, $"\\x{b:x2}");
+        }
+        return s.ToString();
     }
 
     /// <summary>Sequential reads from the file with offsets for messages; running out is an error.</summary>
