@@ -14,8 +14,10 @@ public static class NettraceReader
     /// <summary>Calls <paramref name="onOperation"/> for every FastPT operation event, in order.</summary>
     public static TraceReadSummary Read(string path, Action<TraceOperation> onOperation)
     {
+        if (Directory.Exists(path))
+            throw new TraceFormatException($"{path}: is a directory; give a .nettrace file.");
         if (!File.Exists(path))
-            throw new TraceFormatException($"{path}: no such trace file.");
+            throw new TraceFormatException($"{path}: no such trace file; check the path, or record one with `fastpt record -o FILE.nettrace -- COMMAND`.");
         FileStream file;
         try
         {
