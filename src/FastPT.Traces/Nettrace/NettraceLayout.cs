@@ -19,7 +19,7 @@ internal static class NettraceLayout
     private const int UncompressedHeaderBytes = 4 + 4 + 8 + 8 + 4 + 4 + 8 + 16 + 16 + 4; // after EventSize
     private const int MaxTypeNameBytes = 64;
 
-    /// <summary>How deep Object fields may nest in event metadata; TraceEvent recurses per level.</summary>
+    /// <summary>How deep Object fields may nest in event metadata (a parser that recurses per level stays shallow; real events nest a level or two).</summary>
     internal const int MaxFieldNesting = 16;
 
     /// <summary>
