@@ -35,7 +35,8 @@ public sealed partial class PerfScriptParser
     public IReadOnlyList<string> Warnings => _warnings;
 
     // "   thread name with spaces  1234/1235    278.689318:  exceptions:page_fault_user: address=..."
-    [GeneratedRegex(@"^\s*(?<comm>.*?)\s+(?<pid>-?\d+)/(?<tid>-?\d+)\s+(?<time>\d+\.\d+):\s+(?<rest>.*)$", RegexOptions.CultureInvariant)]
+    // NonBacktracking: linear in the line; the backtracking engine took minutes on a fuzzed line of digits and spaces (docs/fuzzing.md).
+    [GeneratedRegex(@"^\s*(?<comm>.*?)\s+(?<pid>-?\d+)/(?<tid>-?\d+)\s+(?<time>\d+\.\d+):\s+(?<rest>.*)$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)]
     private static partial Regex HeaderRegex();
 
     public IEnumerable<PerfEvent> Read()

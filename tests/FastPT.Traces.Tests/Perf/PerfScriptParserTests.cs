@@ -114,4 +114,16 @@ public class PerfScriptParserTests
         var (events, _) = Parse("         python3  1/1    1.0: syscalls:sys_exit_mmap: 0xfffffffffffffff4");
         Assert.True(Assert.Single(events).IsErrorReturn);
     }
+
+    // A fuzzing finding (docs/fuzzing.md): a line of 32,000 spaces kept the backtracking regex
+    // busy for minutes; the header regex is NonBacktracking now, linear in the line.
+    [Fact]
+    public void A_long_line_of_blanks_is_read_in_linear_time()
+    {
+        string text = new string(' ', 32_000) + "\n" + new string(' ', 20_000) + "1/1 \t \n" + Excerpt;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ex = Assert.Throws<PerfScriptFormatException>(() => Parse(text));
+        Assert.Contains("test.txt:1:", ex.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+    }
 }
