@@ -18,31 +18,16 @@ internal static class KvmCheckCommand
         command.Options.Add(seed);
         command.Options.Add(probes);
         command.Options.Add(verbose);
-        command.SetAction(parseResult =>
+        command.SetAction(parseResult => CliErrors.Run("kvm-check", () =>
         {
             int n = parseResult.GetValue(probes);
             if (n <= 0)
-            {
-                Console.Error.WriteLine($"error: --probes must be positive (got {n})");
-                return 2;
-            }
+                throw new CliInputException($"--probes {n}: must be a positive number of probes");
             if (KvmSystem.UnavailableReason() is { } why)
-            {
-                Console.Error.WriteLine($"error: {why}");
-                return 2;
-            }
+                return CliErrors.Report("kvm-check", why, ExitCodes.BadInput);
             var options = new DifferentialOptions(parseResult.GetValue(seed), n);
-            DifferentialReport report;
-            try
-            {
-                report = DifferentialCheck.Run(options, parseResult.GetValue(verbose) ? Console.WriteLine : null);
-            }
-            catch (KvmException e)
-            {
-                // KVM opened but refused a VM or vCPU setting: an environment problem, not a mismatch.
-                Console.Error.WriteLine($"error: KVM failed: {e.Message}");
-                return 2;
-            }
+            // A KvmException (KVM opened but refused a VM or vCPU setting) is an environment problem, not a mismatch: exit 2.
+            DifferentialReport report = DifferentialCheck.Run(options, parseResult.GetValue(verbose) ? Console.WriteLine : null);
             Console.WriteLine($"guest CPU: {report.Features}");
             Console.WriteLine(report.Summary);
             if (report.MismatchCount > 0)
@@ -52,8 +37,8 @@ internal static class KvmCheckCommand
                     Console.WriteLine("  " + m);
             }
             Console.WriteLine(report.Verdict);
-            return report.MismatchCount == 0 ? 0 : 1;
-        });
+            return report.MismatchCount == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
         return command;
     }
 }

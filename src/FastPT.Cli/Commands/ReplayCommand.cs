@@ -28,35 +28,26 @@ internal static class ReplayCommand
         {
             trace, snapshotEvery, json, target,
         };
-        cmd.SetAction(parse =>
+        cmd.SetAction(parse => CliErrors.Run("replay", () =>
         {
             string path = parse.GetValue(trace)!;
             long every = parse.GetValue(snapshotEvery);
             bool asJson = parse.GetValue(json);
             string into = parse.GetValue(target)!;
             if (every < 0)
-            {
-                Console.Error.WriteLine($"fastpt replay: --snapshot-every {every}: must be 0 (off) or a positive number of operations.");
-                return 1;
-            }
-            try
-            {
-                (ReplayResult r, TraceReadSummary s) = asJson || Console.IsOutputRedirected
-                    ? TraceReplay.Run(path, into, every)
-                    : AnsiConsole.Status().Start("replaying", ctx =>
-                        TraceReplay.Run(path, into, every, n => ctx.Status($"replaying: {n:N0} operations")));
-                if (asJson)
-                    PrintJson(path, r, s);
-                else
-                    PrintTable(path, r, s);
-                return 0;
-            }
-            catch (Exception e) when (e is TraceFormatException or ReplayException or ArgumentException or IOException)
-            {
-                Console.Error.WriteLine($"fastpt replay: {e.Message}");
-                return 1;
-            }
-        });
+                throw new CliInputException($"--snapshot-every {every}: must be 0 (off) or a positive number of operations");
+            if (!TraceReplay.Targets.ContainsKey(into))
+                throw new CliInputException($"--target {into}: unknown target; use one of {string.Join(", ", TraceReplay.Targets.Keys)}");
+            (ReplayResult r, TraceReadSummary s) = asJson || Console.IsOutputRedirected
+                ? TraceReplay.Run(path, into, every)
+                : AnsiConsole.Status().Start("replaying", ctx =>
+                    TraceReplay.Run(path, into, every, n => ctx.Status($"replaying: {n:N0} operations")));
+            if (asJson)
+                PrintJson(path, r, s);
+            else
+                PrintTable(path, r, s);
+            return ExitCodes.Ok;
+        }));
         return cmd;
     }
 
