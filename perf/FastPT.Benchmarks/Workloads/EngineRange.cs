@@ -72,9 +72,9 @@ public sealed unsafe class EngineRange : IDisposable
         _leafTables = [.. list];
     }
 
-    public long Protect() => Walk(new ChangeProtectionOp(_protect, splitHuge: false));
+    public long Protect() => Walk(new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false));
 
-    public long Unprotect() => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false));
+    public long Unprotect() => Walk(new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false));
 
     public long ProtectWith(KernelIsa isa) => Walk(new IsaChangeProtectionOp(isa, _protect));
 
@@ -82,14 +82,14 @@ public sealed unsafe class EngineRange : IDisposable
 
     public long ProtectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_protect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }
 
     public long UnprotectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_unprotect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }

@@ -7,21 +7,21 @@ namespace FastPT.Operations;
 /// <summary>
 /// change_protection as a walker operation: runs of PTEs go to the selected kernel; huge
 /// leaves get the pmd/pud rule (pmd_modify with the huge change mask, uffd bit at level).
+/// <typeparamref name="TMode"/> says how entries are written: <see cref="SharedTables"/> when
+/// translations run concurrently (every change a compare-exchange, huge leaves included).
 /// </summary>
-public unsafe struct ChangeProtectionOp : ILeafOp
+public unsafe struct ChangeProtectionOp<TMode> : ILeafOp
+    where TMode : struct, ITableWriteMode
 {
     private readonly ChangeProtectionParams _p;
     private readonly bool _splitHuge;
-    private readonly bool _shared;
-    private ChangeProtectionMemo _memo; // the last uniform pattern, reused by the next runs of this walk
+    private ChangeProtectionMemo _memo; // the last uniform pattern, reused by the next runs of this walk (exclusive tables)
 
     /// <param name="splitHuge">pgtable_split_needed: uffd-wp of a file mapping splits huge leaves.</param>
-    /// <param name="sharedTables">Translations run concurrently: leaf changes are compare-exchanges (see <see cref="SharedTables"/>).</param>
-    public ChangeProtectionOp(in ChangeProtectionParams p, bool splitHuge, bool sharedTables = false)
+    public ChangeProtectionOp(in ChangeProtectionParams p, bool splitHuge)
     {
         _p = p;
         _splitHuge = splitHuge;
-        _shared = sharedTables;
     }
 
     public readonly bool PopulateTables => _p.PopulateTables;
@@ -31,27 +31,26 @@ public unsafe struct ChangeProtectionOp : ILeafOp
     public readonly bool SplitCoveredHuge(ulong entry, int level) => _splitHuge;
 
     public void Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush) =>
-        changed += _shared
-            ? ChangeProtectionKernels.ApplyShared(entries, count, _p, flush)
-            : ChangeProtectionKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, flush, ref _memo);
+        changed += ChangeProtectionKernels.Apply<TMode>(KernelIsas.Selected, entries, count, _p, flush, ref _memo);
 
     public readonly void Huge(ulong* entry, int level, ulong va, ref long changed, ref bool flush)
     {
-        ulong old = *entry;
-        if (!LinuxPte.IsPmdPresent(old))
+        ulong seen = TMode.Shared ? Volatile.Read(ref *entry) : *entry;
+        while (true)
         {
-            // Huge swap-format entries (THP migration, hugetlb markers): bit 2 / the marker rule.
-            ulong v = LinuxPte.IsNone(old) ? old : ChangeProtectionRule.Apply(old, _p, out _);
-            if (v != old)
-            {
-                *entry = v;
+            // Present: change_huge_pmd / change_huge_pud, always counted. Huge swap-format
+            // entries (THP migration, hugetlb markers): the PTE rule (bit 2 / the marker rule),
+            // counted when they change.
+            bool present = LinuxPte.IsPmdPresent(seen);
+            ulong v = present ? ChangeProtectionRule.ApplyHuge(seen, _p, level)
+                : LinuxPte.IsNone(seen) ? seen : ChangeProtectionRule.Apply(seen, _p, out _);
+            if (v != seen && !TableWrite.TryCommit<TMode>(entry, v, ref seen))
+                continue; // a walker set A/D since the read: redo the leaf from what is there now
+            if (present || v != seen)
                 changed += 512L << (9 * (level - 2));
-            }
+            if (present)
+                flush = FlushRules.NeedsFlush(seen, v);
             return;
         }
-        ulong n = ChangeProtectionRule.ApplyHuge(old, _p, level);
-        flush = FlushRules.NeedsFlush(old, n);
-        *entry = n;
-        changed += 512L << (9 * (level - 2));
     }
 }
