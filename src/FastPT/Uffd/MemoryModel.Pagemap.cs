@@ -189,6 +189,6 @@ public sealed unsafe partial class MemoryModel
                 flush.Add(va & ~(HugeSize - 1), (va & ~(HugeSize - 1)) + HugeSize);
             return;
         }
-        ChangeProtection(vma, va, va + 4096, ChangeProtectionFlags.UffdWp, flush);
+        Completed(ChangeProtection(vma, va, va + 4096, ChangeProtectionFlags.UffdWp, flush), "PAGEMAP_SCAN WP_MATCHING");
     }
 }
