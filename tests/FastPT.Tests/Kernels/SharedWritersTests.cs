@@ -11,7 +11,8 @@ namespace FastPT.Tests.Kernels;
 /// which counts them too (protect and mprotect move D into saved-dirty and back, they never
 /// drop it). At the end every writer's token must be accounted for, entry by entry: a kernel
 /// that commits a lane with a plain store loses the bits written between its read and its store.
-/// The deterministic version of this race is <see cref="SharedCommitTests"/>.
+/// Zap drops what it clears, so it is raced for its counts, flushes and markers instead.
+/// The deterministic version of these races is <see cref="SharedCommitTests"/>.
 /// </summary>
 public unsafe class SharedWritersTests
 {
@@ -124,5 +125,51 @@ public unsafe class SharedWritersTests
             Assert.True(a == harvestedA[i], $"{isa}: entry {i}: writers set A {a} times, harvests found it {harvestedA[i]} times (now 0x{e[i]:X})");
         }
         Assert.True(tokensD > 1000 && tokensA > 1000, $"{isa}: only {tokensD} D and {tokensA} A bits were written in {passes} passes: the writers did not run");
+
+        // Zap: it drops what it clears, so nothing is counted; but every entry it takes while the
+        // writers race it (the retry path) must be counted and flushed once, and none left behind.
+        ZapUnderWriters(isa, e, writers, ms / 4);
+    }
+
+    private static void ZapUnderWriters(KernelIsa isa, ulong* e, int writers, int ms)
+    {
+        bool stop = false;
+        var threads = new Thread[writers];
+        for (int w = 0; w < writers; w++)
+        {
+            int id = w;
+            threads[w] = new Thread(() =>
+            {
+                var r = new Random(KernelTestData.Seed + 100 + id);
+                while (!Volatile.Read(ref stop))
+                {
+                    int i = r.Next(Entries);
+                    ulong old = Volatile.Read(ref e[i]);
+                    if ((old & Pte.Present) != 0)
+                        Interlocked.CompareExchange(ref e[i], old | Pte.Accessed | Pte.Dirty, old);
+                }
+            }) { IsBackground = true };
+            threads[w].Start();
+        }
+        var flush = new ulong[8];
+        var zp = new ZapParams(DropMarkers: false, KeepUffdWpAsMarker: true);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long passes = 0;
+        while (clock.ElapsedMilliseconds < ms || passes < 50)
+        {
+            // Present entries (half of them uffd-wp, which leave a marker); writers only touch present ones.
+            for (int i = 0; i < Entries; i++)
+                Volatile.Write(ref e[i], ((ulong)(i + 1) << 12) | Pte.Present | Pte.Writable | Pte.User | (i % 2 == 0 ? Pte.UffdWp : 0));
+            Array.Clear(flush);
+            long unmapped = ZapKernels.Apply<SharedTables>(isa, e, Entries, zp, flush);
+            Assert.True(unmapped == Entries, $"{isa}: zap counted {unmapped} of {Entries} present entries");
+            Assert.True(flush.All(f => f == ulong.MaxValue), $"{isa}: zap left present entries unflushed");
+            for (int i = 0; i < Entries; i++)
+                Assert.True(e[i] == (i % 2 == 0 ? PteMarker.UffdWp : 0), $"{isa}: entry {i} is 0x{e[i]:X} after the zap");
+            passes++;
+        }
+        Volatile.Write(ref stop, true);
+        foreach (var t in threads)
+            t.Join();
     }
 }

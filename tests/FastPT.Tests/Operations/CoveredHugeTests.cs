@@ -150,6 +150,32 @@ public unsafe class CoveredHugeTests
         where TOp : struct, ILeafOp => RangeWalker.Walk(space, start, end, ref op, flush);
 
     [Fact]
+    public void TheModelWriteProtectsAWholeThpInPlace()
+    {
+        // UFFDIO_WRITEPROTECT over an anonymous THP it covers: the pmd keeps its size and takes
+        // bit 10 (change_huge_pmd), so the next write is a uffd-wp fault; resolving writes it back.
+        const ulong va = 0x7F00_0000_0000;
+        using var mm = new FastPT.Uffd.MemoryModel();
+        var flush = new FlushPlan();
+        mm.Map(va, 1UL << 21, FastPT.Uffd.Backing.Anon, FastPT.Uffd.MemoryProtection.ReadWrite, hugePageHint: true);
+        Assert.Equal(FastPT.Uffd.AccessOutcome.Completed, mm.Access(va + 0x10, write: true, flush).Outcome);
+        ulong thp = mm.Space.Entry(va, 2);
+        Assert.True((thp & Pte.PageSize) != 0 && (thp & Pte.Writable) != 0, $"not a writable THP: 0x{thp:X}");
+        mm.RegisterWriteProtect(va, 1UL << 21);
+        flush.Clear();
+        var r = mm.WriteProtect(va, 1UL << 21, protect: true, flush);
+        Assert.Equal(512, r.EntriesChanged);
+        Assert.Equal(0, r.HugeSplits);
+        Assert.Equal(LinuxPte.MkUffdWp(thp), mm.Space.Entry(va, 2));
+        Assert.Equal([new FlushRange(va, va + (1UL << 21))], flush.Ranges.ToArray());
+        Assert.Equal(FastPT.Uffd.AccessOutcome.WriteProtectFault, mm.Access(va + 0x5000, write: true, flush).Outcome);
+        mm.WriteProtect(va, 1UL << 21, protect: false, flush);
+        Assert.Equal(0UL, mm.Space.Entry(va, 2) & Pte.UffdWp);
+        Assert.Equal(FastPT.Uffd.AccessOutcome.Completed, mm.Access(va + 0x5000, write: true, flush).Outcome);
+        mm.Space.Verify().ThrowIfInvalid();
+    }
+
+    [Fact]
     public void HandComputedHugeLeaves()
     {
         // A dirty writable 2 MiB leaf (P|RW|US|A|D|PS, NX) write-protected by uffd-wp: bit 10 set, RW
