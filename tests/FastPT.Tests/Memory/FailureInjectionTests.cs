@@ -53,6 +53,10 @@ public unsafe class FailureInjectionTests
     {
         foreach (int levels in new[] { 4, 5 })
         {
+            yield return new($"{levels}-level new AddressSpace (its root)", Injected.Empty,
+                f => { f.Own(new AddressSpace(f.Failing, levels), s => s); return true; }, NothingChangesOnFailure: true);
+            yield return new($"{levels}-level Unmap and FreeEmptyTables (allocate nothing)", () => Mixed(levels),
+                f => { f.Space.Unmap(A + 0x3000, PageSize.Size4K); f.Space.FreeEmptyTables(A + 2 * M2, 2); return true; });
             foreach (PageSize size in Enum.GetValues<PageSize>())
                 yield return new($"{levels}-level Map {size} at a fresh top-level slot", () => Injected.Raw(levels),
                     f => { f.Space.Map(3UL << (f.Space.VirtualBits - 3), 1UL << 40, size, PgProt.Shared); return true; },
@@ -139,6 +143,16 @@ public unsafe class FailureInjectionTests
     {
         var none = UffdFeatures.None;
         var async = UffdFeatures.WpAsync;
+        yield return new("new MemoryModel (its root)", Injected.Empty,
+            f => { f.Own(new MemoryModel(none, f.Failing), m => m.Space); return true; }, NothingChangesOnFailure: true);
+        yield return new("Map, RegisterWriteProtect, Pagemap (allocate nothing)", () => Model(none),
+            f =>
+            {
+                f.Mm.Map(0x7D00_0000_0000, 16 << 12, Backing.Anon, MemoryProtection.Read);
+                f.Mm.RegisterWriteProtect(0x7D00_0000_0000, 16 << 12);
+                Assert.NotEqual(0UL, f.Mm.Pagemap(Thp));
+                return true;
+            });
         yield return new("Access: write fault on fresh anonymous memory (every table)", () => Model(none),
             f => Completed(f.Mm.Access(Fresh + 0x5000, write: true, f.Flush)));
         yield return new("Access: read fault on shmem (fault-around)", () => Model(none),
