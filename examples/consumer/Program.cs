@@ -27,6 +27,7 @@ var flush = new FlushPlan();
 var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
 WalkResult r = PageTableOps.ChangeProtection(space, 0x4000_0000, 0x8000_0000, wp, flush);
 // r.EntriesChanged, r.TablesAllocated, r.WalkEnd; flush.Ranges: what a TLB may still hold
+space.Verify().ThrowIfInvalid();  // debug builds: every table reachable once, entries valid, none leaked
 
 // Linux semantics on top: VMAs, page cache, the fault path, pagemap, PAGEMAP_SCAN.
 using var mm = new MemoryModel(UffdFeatures.WpAsync);

@@ -86,20 +86,20 @@ public sealed unsafe class EngineRange : IDisposable
         return r.EntriesChanged;
     }
 
-    public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_protect, splitHuge: false, isa: isa));
+    public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false, isa: isa));
 
-    public long UnprotectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false, isa: isa));
+    public long UnprotectWith(KernelIsa isa) => Walk(new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false, isa: isa));
 
     public long ProtectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_protect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }
 
     public long UnprotectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_unprotect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }

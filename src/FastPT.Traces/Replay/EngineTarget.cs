@@ -1,4 +1,5 @@
 using FastPT.Entries;
+using FastPT.Memory;
 using FastPT.Paging;
 using FastPT.Traces.Operations;
 using FastPT.Traces.Perf;
@@ -15,14 +16,15 @@ public sealed class EngineTarget : IReplayTarget
     // Replay has no TLB to invalidate: each operation's plan is dropped after the call.
     private readonly FlushPlan _flush = new();
 
-    public EngineTarget(TraceFeatures features)
+    /// <param name="tables">Where the model's tables live (default: its own native source).</param>
+    public EngineTarget(TraceFeatures features, ITableSource? tables = null)
     {
         var f = UffdFeatures.None;
         if ((features & TraceFeatures.WpUnpopulated) != 0)
             f |= UffdFeatures.WpUnpopulated;
         if ((features & TraceFeatures.WpAsync) != 0)
             f |= UffdFeatures.WpAsync;
-        _model = new MemoryModel(f);
+        _model = new MemoryModel(f, tables);
     }
 
     /// <summary>Wraps a model built elsewhere (to digest it); regions mapped before are not tracked.</summary>

@@ -56,7 +56,7 @@ public sealed class Replayer : IDisposable
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException)
             {
-                throw new ReplayException($"operation #{_ops + i + 1} ({_buffer[i]}) was refused by the {_targetName} target: {e.Message}", e);
+                throw new ReplayException(_ops + i + 1, $"operation #{_ops + i + 1} ({_buffer[i]}) was refused by the {_targetName} target: {e.Message}", e);
             }
         }
         _ticks += Stopwatch.GetTimestamp() - t0;
@@ -171,4 +171,8 @@ public sealed class Replayer : IDisposable
 }
 
 /// <summary>An operation of the trace that the target refused: names the operation and why.</summary>
-public sealed class ReplayException(string message, Exception inner) : Exception(message, inner);
+public sealed class ReplayException(long operationNumber, string message, Exception inner) : Exception(message, inner)
+{
+    /// <summary>The refused operation's position in the trace, from 1: operations before it were applied.</summary>
+    public long OperationNumber { get; } = operationNumber;
+}

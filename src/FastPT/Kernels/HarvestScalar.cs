@@ -18,7 +18,7 @@ internal static unsafe class HarvestScalar
             if ((old & (Pte.Present | bit)) != (Pte.Present | bit))
                 continue;
             if (TMode.Shared)
-                old = Interlocked.And(ref entries[i], ~bit); // what was there when the bit went
+                old = TMode.And(entries + i, ~bit); // what was there when the bit went
             else
                 entries[i] = old & ~bit;
             if ((old & (Pte.Present | bit)) != (Pte.Present | bit))

@@ -60,7 +60,7 @@ internal static unsafe class HarvestVector256
                     int lane = BitOperations.TrailingZeroCount(todo);
                     todo &= todo - 1;
                     // Atomic AND: a bit set by a walker after our load survives for the next harvest.
-                    ulong was = Interlocked.And(ref at[lane], ~bit);
+                    ulong was = TMode.And(at + lane, ~bit);
                     if ((was & (Pte.Present | bit)) != (Pte.Present | bit))
                         bits &= ~(1UL << lane);
                 }

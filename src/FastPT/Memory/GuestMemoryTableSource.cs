@@ -65,6 +65,8 @@ public sealed unsafe class GuestMemoryTableSource : ITableSource
         return (ulong*)(_hostBase + offset);
     }
 
+    public bool ContainsTable(ulong physical) => (physical & 4095) == 0 && physical - _guestBase < _size;
+
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void ThrowOutside(ulong physical) =>
         throw new ArgumentOutOfRangeException(nameof(physical), $"guest-physical 0x{physical:X} is outside the table memory 0x{_guestBase:X}..0x{_guestBase + _size:X}: an entry links to memory this source does not own");

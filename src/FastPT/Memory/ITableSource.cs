@@ -16,4 +16,12 @@ public unsafe interface ITableSource
     void Free(ulong physical);
 
     long TablesInUse { get; }
+
+    /// <summary>
+    /// Whether <paramref name="physical"/> is the address of a table in memory this source owns
+    /// (handed out or free), so <see cref="Table"/> may be called on it. Lets
+    /// <see cref="Paging.AddressSpace.Verify"/> follow links it does not trust without touching
+    /// foreign memory. A source that cannot tell says true.
+    /// </summary>
+    bool ContainsTable(ulong physical) => true;
 }

@@ -85,7 +85,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         long changed = 0, freed = 0;
         foreach (var v in Split(start, end))
         {
-            var r = PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush);
+            var r = Completed(PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush), "munmap");
             changed += r.EntriesChanged;
             freed += r.TablesFreed;
             _vmas.Remove(v);
@@ -120,7 +120,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         {
             if (!v.UffdWp)
                 continue;
-            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush);
+            Completed(ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush), "UFFDIO_UNREGISTER");
             v.UffdWp = false;
         }
         Merge();
@@ -189,7 +189,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             {
                 v.Protection = protection;
                 v.Account = account;
-                ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None, flush);
+                Completed(ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None, flush), "mprotect");
             }
         }
         Merge();
@@ -209,7 +209,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         foreach (var v in vmas)
         {
             var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
-            PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush);
+            Completed(PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush), "MADV_DONTNEED");
         }
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Zap(TraceSpace, start, length, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
@@ -223,6 +223,14 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         bool splitHuge = (flags & ChangeProtectionFlags.UffdWp) != 0 && !v.Anonymous;
         return PageTableOps.ChangeProtection(Space, start, end, p, flush, splitHuge: splitHuge);
     }
+
+    /// <summary>
+    /// A walk inside a verb that does not return its <see cref="WalkResult"/> must not stop part-way
+    /// unnoticed: out of tables, the verb throws (what went before is done and in the flush plan).
+    /// </summary>
+    private static WalkResult Completed(WalkResult r, string verb) => r.Status == WalkStatus.OutOfTables
+        ? throw new TableAllocationException($"{verb}: out of page tables at 0x{r.WalkEnd:X}; everything below it was done and is in the flush plan, so call again once tables are available")
+        : r;
 
     /// <summary>The length of the mapping created at start (all VMAs split from it since).</summary>
     public ulong RegionLength(ulong start)

@@ -40,6 +40,7 @@ public class ReadmeTourTests
         Assert.True(r.TablesAllocated > 0);
         // Only the two present mappings lost RW; the markers need no flush.
         Assert.Equal(new FlushRange(0x4000_0000, 0x4020_1000), flush.Ranges[0]);
+        space.Verify().ThrowIfInvalid();
 
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);
