@@ -24,11 +24,14 @@ public static class PageTableOps
         return Walk(space, start, end, ref op, flush, options);
     }
 
-    /// <summary>Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left empty.</summary>
+    /// <summary>
+    /// Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left
+    /// empty (never on an attached space: those tables are the guest's).
+    /// </summary>
     public static WalkResult Zap(AddressSpace space, ulong start, ulong end, in ZapParams p,
         FlushPlan flush, in WalkOptions options = default, bool freeEmptyTables = true)
     {
-        var op = new ZapOp(p, freeEmptyTables, options.SharedTables);
+        var op = new ZapOp(p, freeEmptyTables && !space.IsAttached, options.SharedTables);
         return Walk(space, start, end, ref op, flush, options);
     }
 

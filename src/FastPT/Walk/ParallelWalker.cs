@@ -136,9 +136,12 @@ public static unsafe class ParallelWalker
                 if (level <= 3)
                     return true; // a huge leaf: split or not, let the serial pass decide
             }
-            else if (level > 2 && NeedsStructure(space, space.Table(e & Pte.PfnMask), level - 1, va, next, ref op))
+            else if (level > 2)
             {
-                return true;
+                // A link outside the source's memory: the serial walk stops there, before the workers.
+                ulong* child = space.TryTable(e & Pte.PfnMask);
+                if (child == null || NeedsStructure(space, child, level - 1, va, next, ref op))
+                    return true;
             }
             va = next;
         }
