@@ -143,6 +143,14 @@ public sealed unsafe partial class SoftwareTlb
         }
     }
 
+    /// <summary>Whether <see cref="Translate(ulong, AccessType)"/> would answer from the TLB (for tests).</summary>
+    internal bool Holds(ulong va, AccessType access)
+    {
+        CheckAccess(access);
+        ulong tag = ((ulong*)(_table + ((int)(va >> 12) & _mask)))[(int)access];
+        return tag == ((va & PageMask) | _context) || tag == (va & PageMask);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private TranslateResult Miss(ulong va, AccessType access)
     {
