@@ -30,6 +30,9 @@ public sealed unsafe class GuestMemoryMap
     /// <summary>The regions in ascending guest-physical order.</summary>
     public ReadOnlySpan<GuestMemoryRegion> Regions => _regions;
 
+    /// <summary>The current list, never changed in place: a walk looks up every table in one version of it.</summary>
+    internal GuestMemoryRegion[] Snapshot => Volatile.Read(ref _regions);
+
     /// <summary>
     /// Adds guest-physical [guestPhysical, guestPhysical + size) backed by host memory at
     /// <paramref name="host"/>. Base, size and host pointer must be 4 KiB-aligned, the region

@@ -65,6 +65,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public ulong* RootTable => _tables.Table(Root);
 
     /// <summary>True when va is canonical: bits above VirtualBits-1 copy that bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCanonical(ulong va)
     {
         int shift = 64 - VirtualBits;

@@ -62,6 +62,7 @@ public sealed unsafe partial class SoftwareTlb
         ulong first = start & PageMask, last = end - 1;
         if (first > last)
             return;
+        DropPageDirectories();
         if (first <= _hugeLast && last >= _hugeFirst)
         {
             first &= ~(_hugeSize - 1);
@@ -96,6 +97,7 @@ public sealed unsafe partial class SoftwareTlb
             _space.LoadRoot(cr3);
         else if ((cr3 & AddressSpace.Cr3RootMask) != _space.Root)
             throw new ArgumentException($"CR3 0x{cr3:X} names another root than this space's 0x{_space.Root:X}; attach a space (AddressSpace.Attach) to follow the guest's CR3", nameof(cr3));
+        DropPageDirectories(); // they are the old root's
         if (!_pcide)
         {
             _context = (ulong)NewContext();
@@ -114,6 +116,7 @@ public sealed unsafe partial class SoftwareTlb
         if (pcid is < 0 or > MaxContext)
             throw new ArgumentOutOfRangeException(nameof(pcid), pcid, "a PCID is 0..4095");
         ushort fresh = (ushort)NewContext();
+        DropPageDirectories();
         _pcidContexts[pcid] = 0;
         if (!_pcide || pcid == _pcid)
         {
@@ -129,6 +132,7 @@ public sealed unsafe partial class SoftwareTlb
         int n = ModeTables * (_mask + 1);
         for (int i = 0; i < n; i++)
             Drop(_base + i, i & _mask);
+        DropPageDirectories();
         Array.Clear(_pcidContexts);
         _nextContext = 1;
         _context = 1;
@@ -148,6 +152,12 @@ public sealed unsafe partial class SoftwareTlb
         if (_nextContext >= MaxContext)
             FlushAll();
         return ++_nextContext;
+    }
+
+    private void DropPageDirectories()
+    {
+        for (int i = 0; i < PdCaches; i++)
+            _pdCache[i].Key = ulong.MaxValue;
     }
 
     private void NoteHuge(ulong start, ulong size)

@@ -34,6 +34,16 @@ public sealed unsafe partial class SoftwareTlb
     private TlbEntry* _table;  // the current mode's
     private ulong _context;    // tag bits 0..11 of non-global entries (1..4095); global entries carry 0
     private CpuMode _mode;
+    private WalkRules _read, _write, _execute; // the mode's rules for each access, worked out when it is set
+    // Per mode table, the accesses (bit 0 read, 1 write, 2 fetch) a translation allows, by its
+    // rights: R/W and U/S of all levels, XD of any, D and the protection key of the leaf.
+    private readonly byte[] _allowed = new byte[ModeTables * 256];
+    private int _allowedAt;
+    // Paging-structure caches: the page directory for a few 1 GiB regions, so a miss walks two
+    // levels, not four. Dropped, all of them, by every invalidation (the SDM allows dropping more).
+    private const int PdCaches = 8;
+    private readonly PageDirectoryCache[] _pdCacheArray = GC.AllocateArray<PageDirectoryCache>(PdCaches, pinned: true);
+    private readonly PageDirectoryCache* _pdCache;
 
     /// <param name="space">The tables to walk on a miss (for a guest, an attached space).</param>
     /// <param name="entriesPerMode">Entries per privilege table, a power of two (direct-mapped by page number).</param>
@@ -47,8 +57,11 @@ public sealed unsafe partial class SoftwareTlb
         _entries = GC.AllocateArray<TlbEntry>(ModeTables * entriesPerMode, pinned: true);
         _base = (TlbEntry*)Unsafe.AsPointer(ref _entries[0]);
         _pcidContexts = new ushort[4096];
+        _pdCache = (PageDirectoryCache*)Unsafe.AsPointer(ref _pdCacheArray[0]);
         _mode = mode;
         _table = _base + ModeTable(in mode) * entriesPerMode;
+        SetRules();
+        SetAllowed();
         FlushAll();
     }
 
@@ -66,15 +79,55 @@ public sealed unsafe partial class SoftwareTlb
         get => _mode;
         set
         {
-            if (Unprivileged(in value) != Unprivileged(in _mode))
-            {
-                _mode = value;
-                FlushAll();
-            }
+            bool flush = Unprivileged(in value) != Unprivileged(in _mode);
             _mode = value;
             _table = _base + ModeTable(in value) * (_mask + 1);
+            SetRules();
+            if (flush)
+            {
+                SetAllowed();
+                FlushAll();
+            }
         }
     }
+
+    private void SetRules()
+    {
+        _read = new WalkRules(in _mode, AccessType.Read);
+        _write = new WalkRules(in _mode, AccessType.Write);
+        _execute = new WalkRules(in _mode, AccessType.Execute);
+        _allowedAt = ModeTable(in _mode) * 256;
+    }
+
+    /// <summary>The allowed accesses of every kind of translation, for each mode table, by the walk's own rules.</summary>
+    private void SetAllowed()
+    {
+        for (int table = 0; table < ModeTables; table++)
+        {
+            var m = _mode with { User = table == 0, AlignmentCheck = table == 1 };
+            var read = new WalkRules(in m, AccessType.Read);
+            var write = new WalkRules(in m, AccessType.Write);
+            var fetch = new WalkRules(in m, AccessType.Execute);
+            for (int sig = 0; sig < 256; sig++)
+            {
+                ulong and = ((sig & 1) != 0 ? Pte.Writable : 0) | ((sig & 2) != 0 ? Pte.User : 0);
+                ulong or = (sig & 4) != 0 ? Pte.NoExecute : 0;
+                ulong leaf = ((sig & 8) != 0 ? Pte.Dirty : 0) | ((ulong)(sig >> 4) << Pte.PkeyShift);
+                _allowed[table * 256 + sig] = (byte)(
+                    (read.Check(and, or, leaf) == PageFaultError.None ? 1 : 0)
+                    | ((sig & 8) != 0 && write.Check(and, or, leaf) == PageFaultError.None ? 2 : 0)
+                    | (fetch.Check(and, or, leaf) == PageFaultError.None ? 4 : 0));
+            }
+        }
+    }
+
+    /// <summary>The index of a translation's rights in the allowed-access tables.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Signature(ulong and, ulong or, ulong leaf) =>
+        (int)((and >> 1) & 3) | (int)(or >> 63) << 2 | (int)((leaf >> 6) & 1) << 3 | Pte.ProtectionKey(leaf) << 4;
+
+    private ref readonly WalkRules Rules(AccessType access) =>
+        ref access == AccessType.Read ? ref _read : ref access == AccessType.Write ? ref _write : ref _execute;
 
     /// <summary>
     /// Translates va for the access in the current <see cref="Mode"/>: from the TLB when it
@@ -133,7 +186,7 @@ public sealed unsafe partial class SoftwareTlb
             }
             if (misses == 0)
                 continue;
-            _space.Walk(new ReadOnlySpan<ulong>(missVa, misses), access, in _mode, walked, rights, updateAccessedDirty: true);
+            _space.Walk(new ReadOnlySpan<ulong>(missVa, misses), in Rules(access), walked, rights, updateAccessedDirty: true);
             for (int k = 0; k < misses; k++)
             {
                 if (walked[k].Success)
@@ -155,7 +208,8 @@ public sealed unsafe partial class SoftwareTlb
     private TranslateResult Miss(ulong va, AccessType access)
     {
         CheckAccess(access);
-        var r = _space.Walk(va, access, in _mode, updateAccessedDirty: true, out var rights);
+        WalkRights rights;
+        var r = _space.Walk(va, in Rules(access), updateAccessedDirty: true, &rights, _pdCache + ((int)(va >> 30) & (PdCaches - 1)));
         if (r.Success)
             Fill(va, access, in rights);
         return r;
@@ -170,9 +224,10 @@ public sealed unsafe partial class SoftwareTlb
         bool global = GlobalPages && (leaf & Pte.Global) != 0;
         ulong tag = (va & PageMask) | (global ? 0 : _context);
         ulong invalid = Invalid(index);
-        e->Read = AddressSpace.Denied(AccessType.Read, in _mode, w.And, w.Or, leaf) == PageFaultError.None ? tag : invalid;
-        e->Write = (leaf & Pte.Dirty) != 0 && AddressSpace.Denied(AccessType.Write, in _mode, w.And, w.Or, leaf) == PageFaultError.None ? tag : invalid;
-        e->Execute = AddressSpace.Denied(AccessType.Execute, in _mode, w.And, w.Or, leaf) == PageFaultError.None ? tag : invalid;
+        int allowed = _allowed[_allowedAt + Signature(w.And, w.Or, leaf)];
+        e->Read = (allowed & 1) != 0 ? tag : invalid;
+        e->Write = (allowed & 2) != 0 ? tag : invalid;
+        e->Execute = (allowed & 4) != 0 ? tag : invalid;
         ulong offset = (1UL << AddressSpace.Shift(w.Level)) - 1;
         e->Frame = (leaf & Pte.PfnMask & ~offset) | (va & offset & PageMask) | (uint)(w.Level - 1);
         if (w.Level > 1)
@@ -188,10 +243,17 @@ public sealed unsafe partial class SoftwareTlb
     /// <summary>The mode without what only picks a table.</summary>
     private static CpuMode Unprivileged(in CpuMode m) => m with { User = false, AlignmentCheck = false };
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckAccess(AccessType access)
     {
         if ((uint)access > (uint)AccessType.Execute)
-            throw new ArgumentOutOfRangeException(nameof(access), access, "an access is Read, Write or Execute");
+            ThrowBadAccess(access);
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowBadAccess(AccessType access)
+    {
+        throw new ArgumentOutOfRangeException(nameof(access), access, "an access is Read, Write or Execute");
     }
 }
 
