@@ -32,7 +32,7 @@ public static class BenchSuite
     public static readonly string[] Steps =
     [
         "protect/unprotect-present-hot", "protect/unprotect-present-dram", "markers-empty",
-        "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
+        "scan-written-reprotect", "translate-random", "wp-fault-roundtrip", "translate-tlb",
     ];
 
     public static BenchReport Run(BenchOptions o, Action<string>? progress = null)
@@ -151,6 +151,8 @@ public static class BenchSuite
                     "per round trip: a store to a write-protected shmem page faults (WRITE|WP message), the handler unprotects that page, the store completes; engine = FastPT.Uffd.MemoryModel, kernel = worker thread in memset + UFFDIO_WRITEPROTECT mode 0"));
             }
         }
+        if (Step(Array.IndexOf(Steps, "translate-tlb")))
+            TranslateTlbStep.Run(o, results);
         return new BenchReport(CpuModel(), KernelIsas.Name(KernelIsas.Selected), results);
     }
 
