@@ -34,7 +34,7 @@ public static class BenchSuite
     [
         "protect/unprotect-present-hot", "protect/unprotect-present-dram", "markers-empty",
         "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
-        "model-protect-faulted", "model-scan-faulted", "replayed-traces",
+        "model-protect-faulted", "model-scan-faulted", "replayed-traces", "translate-tlb",
     ];
 
     /// <summary>Runs the selected steps; <paramref name="args"/> (the command line) is recorded in the environment.</summary>
@@ -197,6 +197,8 @@ public static class BenchSuite
                 results.Add(new($"replayed-{t.Name}-scan", "PageTableOps.Scan(mask=written) per mapped region", t.Pages, cycle[3], cycle[0], null, null, what));
             }
         }
+        if (Step(Array.IndexOf(Steps, "translate-tlb")))
+            TranslateTlbStep.Run(o, results);
         return new BenchReport(environment with { LoadAfter = EnvironmentProbe.LoadAverage() }, results);
     }
 

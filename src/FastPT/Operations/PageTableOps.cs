@@ -29,16 +29,19 @@ public static class PageTableOps
         return Walk(space, start, end, ref op, flush, options);
     }
 
-    /// <summary>Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left empty.</summary>
+    /// <summary>
+    /// Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left
+    /// empty (never on an attached space: those tables are the guest's).
+    /// </summary>
     public static WalkResult Zap(AddressSpace space, ulong start, ulong end, in ZapParams p,
         FlushPlan flush, in WalkOptions options = default, bool freeEmptyTables = true)
     {
         if (options.SharedTables)
         {
-            var shared = new ZapOp<SharedTables>(p, freeEmptyTables);
+            var shared = new ZapOp<SharedTables>(p, freeEmptyTables && !space.IsAttached);
             return Walk(space, start, end, ref shared, flush, options);
         }
-        var op = new ZapOp<ExclusiveTables>(p, freeEmptyTables);
+        var op = new ZapOp<ExclusiveTables>(p, freeEmptyTables && !space.IsAttached);
         return Walk(space, start, end, ref op, flush, options);
     }
 
