@@ -1,4 +1,5 @@
 using FastPT.Entries;
+using FastPT.Memory;
 using FastPT.Paging;
 using FastPT.Traces.Operations;
 using FastPT.Uffd;
@@ -13,15 +14,19 @@ public sealed class EngineTarget : IReplayTarget, ITablesTarget
     // Replay has no TLB to invalidate: each operation's plan is dropped after the call.
     private readonly FlushPlan _flush = new();
 
-    public EngineTarget(TraceFeatures features)
+    /// <param name="tables">Where the space's tables come from (e.g. a <see cref="TablePool"/>); null: its own.</param>
+    public EngineTarget(TraceFeatures features, ITableSource? tables = null)
     {
         var f = UffdFeatures.None;
         if ((features & TraceFeatures.WpUnpopulated) != 0)
             f |= UffdFeatures.WpUnpopulated;
         if ((features & TraceFeatures.WpAsync) != 0)
             f |= UffdFeatures.WpAsync;
-        _model = new MemoryModel(f);
+        _model = new MemoryModel(f, tables);
     }
+
+    /// <summary>A factory whose spaces take their tables from <paramref name="pool"/> (it lives as long as the factory).</summary>
+    public static ReplayTargetFactory Factory(TablePool pool) => (_, features) => new EngineTarget(features, pool.ForSpace());
 
     /// <summary>Wraps a model built elsewhere (to digest it).</summary>
     public EngineTarget(MemoryModel model) => _model = model;

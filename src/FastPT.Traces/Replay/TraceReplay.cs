@@ -11,10 +11,14 @@ public static class TraceReplay
     /// <summary>The targets `fastpt replay --target` knows, default first.</summary>
     public static IReadOnlyList<string> Targets { get; } = ["engine", "kernel"];
 
-    /// <summary>The factory for one trace's spaces (the kernel target lays out its reservations from the operations).</summary>
+    /// <summary>
+    /// The factory for one trace's spaces: the engine's share a <see cref="TablePool"/> (warm
+    /// across passes, as the kernel's page allocator is); the kernel target lays out its
+    /// reservations from the operations.
+    /// </summary>
     public static ReplayTargetFactory Factory(string target, IReadOnlyList<TraceOperation> operations) => target switch
     {
-        "engine" => (_, features) => new EngineTarget(features),
+        "engine" => EngineTarget.Factory(new TablePool()),
         "kernel" => KernelTarget.Factory(operations),
         _ => throw new ArgumentException($"unknown replay target '{target}'; known: {string.Join(", ", Targets)}.", nameof(target)),
     };
