@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FastPT.Kvm.Vmm;
+using FastPT.Linux;
 using FastPT.Traces.Nettrace;
 using FastPT.Traces.Perf;
 using FastPT.Traces.Replay;
@@ -62,6 +63,7 @@ internal static class CliErrors
         FastPT.Results.Model.ResultsFormatException => true, // a results or history file that is not what it should be
         IOException or UnauthorizedAccessException => true, // missing, unreadable or unwritable files
         KvmException or NotSupportedException => true,      // an environment that cannot run the command
+        SyscallException or UserfaultfdServeException => true, // the live kernel refused (replay --target kernel, script --kernel)
         TypeInitializationException { InnerException: InvalidOperationException } => true, // a bad FASTPT_ISA
         _ => false,
     };

@@ -3,6 +3,8 @@ using FastPT.Entries;
 using FastPT.Kernels;
 using FastPT.Operations;
 using FastPT.Traces.Nettrace;
+using FastPT.Traces.Operations;
+using FastPT.Traces.Perf;
 using FastPT.Traces.Replay;
 using FastPT.Walk;
 
@@ -29,16 +31,29 @@ public sealed unsafe class ReplayedTables : IDisposable
     public ReplayedTables(string tracePath)
     {
         Name = Path.GetFileNameWithoutExtension(tracePath);
-        _replayer = new Replayer(TraceReplay.Targets[TraceReplay.DefaultTarget], TraceReplay.DefaultTarget);
-        NettraceReader.Read(tracePath, _replayer.Add);
+        var (ops, _) = NettraceReader.ReadAll(tracePath);
+        _replayer = new Replayer(TraceReplay.Factory(TraceReplay.DefaultTarget, ops), TraceReplay.DefaultTarget);
+        _replayer.Run(ops);
         var result = _replayer.Finish(keepTargets: true);
         Operations = result.Operations;
-        var tables = new HashSet<nint>();
-        foreach (var target in _replayer.Targets.Values.OfType<EngineTarget>())
+        // What each space has mapped at the end: its regions, from the trace's map and unmap operations.
+        var mapped = new Dictionary<int, RegionMap>();
+        foreach (var op in ops)
         {
-            foreach (var (start, length) in target.Regions)
+            if (op.Kind == TraceOpKind.MapRegion)
+                (mapped.TryGetValue(op.Space, out var m) ? m : mapped[op.Space] = new RegionMap()).Add(op.Start, op.Start + op.Length);
+            else if (op.Kind == TraceOpKind.Unmap && mapped.TryGetValue(op.Space, out var u))
+                u.Remove(op.Start, op.Start + op.Length);
+        }
+        var tables = new HashSet<nint>();
+        foreach (var (space, t) in _replayer.Targets)
+        {
+            if (t is not EngineTarget target || !mapped.TryGetValue(space, out var regions))
+                continue;
+            foreach (var (start, end) in regions.All)
             {
-                _ranges.Add((target, start, start + length));
+                ulong length = end - start;
+                _ranges.Add((target, start, end));
                 Pages += (long)(length >> 12);
                 for (ulong va = start; va < start + length; va += 4096)
                 {

@@ -63,7 +63,7 @@ public sealed class BadInputTests : IDisposable
         { "replay --json {d}/cut.nettrace", "fastpt replay: {d}/cut.nettrace: offset 0x" },
         { "replay --snapshot-every -1 {d}/cut.nettrace", "fastpt replay: --snapshot-every -1: must be 0 (off) or a positive number" },
         { "replay --snapshot-every often {d}/cut.nettrace", "fastpt replay: Cannot parse argument 'often' for option '--snapshot-every'" },
-        { "replay --target gpu {d}/cut.nettrace", "fastpt replay: --target gpu: unknown target; use one of engine, reference" },
+        { "replay --target gpu {d}/cut.nettrace", "fastpt replay: Argument 'gpu' not recognized. Must be one of: 'engine' 'kernel'" },
         { "replay", "fastpt replay: Required argument missing for command: 'replay'" },
         { "no-such-command", "fastpt: Unrecognized command or argument 'no-such-command'" },
         { "", "fastpt: Required command was not provided" },

@@ -16,10 +16,10 @@ namespace FastPT.Traces.Tests.Replay;
 public class ReplayFailureInjectionTests
 {
     /// <summary>Keeps its model alive when the replayer lets it go: the fixture verifies and disposes it.</summary>
-    private sealed class Kept(EngineTarget inner) : IReplayTarget
+    private sealed class Kept(EngineTarget inner) : IReplayTarget, ITablesTarget
     {
         public long TablesInUse => inner.TablesInUse;
-        public IEnumerable<(ulong Start, ulong Length)> Regions => inner.Regions;
+        public ulong Pagemap(ulong address) => inner.Pagemap(address);
         public void MapRegion(ulong start, ulong length, TraceRegionKind kind, TraceProtection protection) => inner.MapRegion(start, length, kind, protection);
         public void Unmap(ulong start, ulong length) => inner.Unmap(start, length);
         public TraceAccessOutcome Access(ulong address, bool write) => inner.Access(address, write);
@@ -51,10 +51,9 @@ public class ReplayFailureInjectionTests
             }
             return t;
         }, "engine");
-        for (int i = p.Next; i < ops.Count; i++)
-            replayer.Add(ops[i]);
         try
         {
+            replayer.Run(ops.Skip(p.Next).ToList());
             replayer.Finish();
             return true;
         }

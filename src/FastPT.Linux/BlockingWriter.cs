@@ -1,16 +1,16 @@
-using FastPT.Linux;
 using FastPT.Linux.Interop;
 
-namespace FastPT.Scenarios.Backends;
+namespace FastPT.Linux;
 
 /// <summary>
 /// Performs stores on a worker thread so a store that hits a userfaultfd write-protected page
 /// may block in the kernel (no signal is involved) while the calling thread serves the
 /// userfaultfd: it reads the WRITE|WP message, unprotects that one page (which wakes the
 /// worker), and waits for the store to complete. An eventfd reports completion so one poll
-/// watches both.
+/// watches both. A store that neither completes nor faults in time, or a message that is not the
+/// store's WRITE|WP fault, throws <see cref="UserfaultfdServeException"/>.
 /// </summary>
-internal sealed unsafe class BlockingWriter : IDisposable
+public sealed unsafe class BlockingWriter : IDisposable
 {
     private readonly SemaphoreSlim _request = new(0);
     private readonly Thread _thread;
@@ -60,7 +60,7 @@ internal sealed unsafe class BlockingWriter : IDisposable
                 continue;
             SyscallException.ThrowIf(r < 0, "poll(userfaultfd, eventfd)");
             if (r == 0)
-                throw new ScenarioEnvironmentException(
+                throw new UserfaultfdServeException(
                     $"a store to 0x{address:X} did not complete within {timeoutMilliseconds} ms and no userfaultfd message arrived");
             if ((fds[0].Revents & FileFlags.PollIn) != 0)
             {
@@ -69,7 +69,7 @@ internal sealed unsafe class BlockingWriter : IDisposable
                     nint page = address & ~(nint)4095;
                     const ulong expected = UffdConstants.PagefaultFlagWrite | UffdConstants.PagefaultFlagWp;
                     if (msg.Event != UffdConstants.EventPagefault || msg.PagefaultFlags != expected || (nint)msg.PagefaultAddress != page)
-                        throw new ScenarioEnvironmentException(
+                        throw new UserfaultfdServeException(
                             $"unexpected userfaultfd message for a store to 0x{address:X}: {msg} (expected event 0x12, flags 0x3)");
                     uffd.WriteProtect(page, 4096, protect: false);
                     faults++;
