@@ -15,6 +15,7 @@ namespace FastPT.Benchmarks.Workloads;
 /// pages written: FastPT's <see cref="DirtyLog"/> over 4 KiB PTEs (shared mode, as beside a
 /// running vCPU) and KVM's own KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG on the slot of a VM's
 /// RAM, whose pages a guest wrote between harvests (<see cref="KvmReset"/>, untimed).
+/// Without a VM (<c>withKvm: false</c>) only FastPT's side exists.
 /// </summary>
 public sealed unsafe class DirtyLogPair : IDisposable
 {
@@ -26,13 +27,12 @@ public sealed unsafe class DirtyLogPair : IDisposable
     private readonly FlushPlan _flush = new();
     private readonly ulong[] _bitmap;
     private readonly ulong[] _kvmBitmap;
-    private readonly GuestMachine _machine;
+    private readonly GuestMachine? _machine;
     private readonly ulong _program;
     private bool _started;
 
-    public DirtyLogPair()
+    public DirtyLogPair(bool withKvm)
     {
-        _machine = new GuestMachine(PageFaultMode.RecordAndSkip);
         Pages = (int)(GuestLayout.MemorySize / 4096);
         _space = new AddressSpace(_tables);
         for (int p = 0; p < Pages; p++)
@@ -41,6 +41,9 @@ public sealed unsafe class DirtyLogPair : IDisposable
         _log.AddSlot(0, Base, (ulong)Pages * 4096, _flush);
         _bitmap = new ulong[Pages / 64];
         _kvmBitmap = new ulong[Pages / 64];
+        if (!withKvm)
+            return;
+        _machine = new GuestMachine(PageFaultMode.RecordAndSkip);
 
         // The guest writes every Stride-th page of its scratch RAM, then exits with OUT, and again.
         for (ulong pa = GuestLayout.Scratch; pa < GuestLayout.MemorySize; pa += 4096)
@@ -92,6 +95,8 @@ public sealed unsafe class DirtyLogPair : IDisposable
     /// <summary>Runs the guest's round of writes (each one faults into KVM, which logs it).</summary>
     public void KvmReset()
     {
+        if (_machine == null)
+            throw new InvalidOperationException("this pair has no VM");
         var exit = _started ? _machine.Resume(TimeSpan.FromSeconds(10)) : _machine.Start(CpuMode.UserMode, _program, TimeSpan.FromSeconds(10));
         _started = true;
         if (!exit.IsOutTo(GuestLayout.PortRoundDone))
@@ -100,6 +105,8 @@ public sealed unsafe class DirtyLogPair : IDisposable
 
     public void KvmGetClear()
     {
+        if (_machine == null)
+            throw new InvalidOperationException("this pair has no VM");
         _machine.Vm.GetDirtyLog(_kvmBitmap);
         if (ManualProtect)
             _machine.Vm.ClearDirtyLog(0, _kvmBitmap);
@@ -113,6 +120,6 @@ public sealed unsafe class DirtyLogPair : IDisposable
     {
         _space.Dispose();
         _tables.Dispose();
-        _machine.Dispose();
+        _machine?.Dispose();
     }
 }
