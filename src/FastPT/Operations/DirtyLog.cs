@@ -179,6 +179,7 @@ public sealed class DirtyLog
     /// the log (its write since the Get is dropped, as KVM drops it); every other page harvested
     /// dirty stays pending, so nothing written since the Get is lost.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private long Rearm(Slot s, ulong a, ulong b, ulong firstWord, ReadOnlySpan<ulong> mask, FlushPlan flush)
     {
         int wa = (int)((a - s.Start) >> 18), wb = (int)((b - s.Start + (1UL << 18) - 1) >> 18);
