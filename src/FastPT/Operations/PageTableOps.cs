@@ -24,6 +24,18 @@ public static class PageTableOps
         return Walk(space, start, end, ref op, flush, options);
     }
 
+    /// <summary>
+    /// The raw-table write-protect (<paramref name="protect"/>) or unprotect of [start, end):
+    /// only R/W moves, to and from the write-protect bit, so each entry keeps its own bits
+    /// (<see cref="WriteProtectOp"/>). Allocates only to split a huge leaf covered in part.
+    /// </summary>
+    public static WalkResult WriteProtect(AddressSpace space, ulong start, ulong end, bool protect,
+        FlushPlan flush, in WalkOptions options = default)
+    {
+        var op = new WriteProtectOp(protect, options.SharedTables);
+        return Walk(space, start, end, ref op, flush, options);
+    }
+
     /// <summary>Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left empty.</summary>
     public static WalkResult Zap(AddressSpace space, ulong start, ulong end, in ZapParams p,
         FlushPlan flush, in WalkOptions options = default, bool freeEmptyTables = true)

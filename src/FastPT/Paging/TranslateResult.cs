@@ -1,4 +1,4 @@
-namespace FastPT.Paging;
+namespace FastPT;
 
 /// <summary>
 /// The outcome of a hardware walk: the physical address and page size, or the #PF error
