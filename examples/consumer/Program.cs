@@ -31,6 +31,8 @@ var dirty = new ulong[9];
 table.Harvest(0x8000_0000, 0x8020_1000, dirty, flush);
 // dirty[0..8]: all 512 pages of the 2 MiB leaf; dirty[8] bit 0: the 4 KiB page written above
 
+table.Verify().ThrowIfInvalid();  // debug builds: every table reachable once, entries valid, none leaked
+
 // Bad input throws PageTableException with a typed Error (C: a FASTPT_ERR_* status) and changes nothing.
 
 // Linux semantics on top: VMAs, page cache, the fault path, pagemap, PAGEMAP_SCAN.

@@ -147,3 +147,55 @@ public sealed class GuestInvlpgAfterHostEdit(ITestOutputHelper output)
         Assert.Equal(2, m.Memory.Bytes(GuestLayout.Scratch, 1)[0]);
     }
 }
+
+/// <summary>Mode changes through KVM_SET_SREGS and the shadow pages built before them.</summary>
+public sealed class ShadowPagesAcrossModeChanges(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+
+    private static ProbeOutcome Probe(GuestMachine m, ulong va, CpuMode cpu)
+    {
+        ulong ip = ProbeProgram.Emit(m.Memory, [new Probe(va, AccessType.Read)], cpu.User);
+        var exit = m.Start(cpu, ip, Limit);
+        Assert.True(exit.IsOutTo(GuestLayout.PortDone), exit.Describe());
+        return ProbeProgram.Outcome(m.Memory, 0);
+    }
+
+    [SkippableFact]
+    public void ClearingEferNxeKeepsTranslationsMadeWithIt()
+    {
+        KvmFact.SkipIfUnavailable();
+        const ulong va = 0x0000_0080_4020_3000;
+        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
+        m.Space.Map(va, GuestLayout.Scratch, PageSize.Size4K, Pte.Present | Pte.Writable | Pte.User | Pte.Accessed | Pte.NoExecute, 0x27);
+        var withNx = Probe(m, va, CpuMode.UserMode);
+        var stale = Probe(m, va, CpuMode.UserMode with { Nxe = false });
+        m.Vm.ShadowZapAll();
+        var fresh = Probe(m, va, CpuMode.UserMode with { Nxe = false });
+        var fastpt = m.Space.Translate(va, AccessType.Read, m.Model(CpuMode.UserMode with { Nxe = false }), updateAccessedDirty: false);
+        output.WriteLine($"NXE=1: {withNx}; then NXE=0 by KVM_SET_SREGS (same CR3): {stale}; after a shadow zap: {fresh}; FastPT with NXE=0: {fastpt.ErrorCode}");
+        Assert.False(withNx.Faulted);
+        Assert.Equal(PageFaultError.Present | PageFaultError.User | PageFaultError.Reserved, fresh.ErrorCode);
+        Assert.Equal(fresh.ErrorCode, fastpt.ErrorCode);
+    }
+}
+
+/// <summary>5-level paging: what the backend offers and what it lets a guest turn on.</summary>
+public sealed class FiveLevelPaging(ITestOutputHelper output)
+{
+    [SkippableFact]
+    public unsafe void La57IsOfferedInCpuidButCr4La57IsRefused()
+    {
+        KvmFact.SkipIfUnavailable();
+        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
+        Skip.IfNot(m.Features.La57, "the backend does not offer LA57 here (KVM_GET_SUPPORTED_CPUID), so there is nothing to turn on");
+        // A 5-level root whose PML5E 0 leads to the system's PML4: low addresses would translate as before.
+        Assert.True(m.TableSource.TryAllocate(out ulong root5));
+        m.TableSource.Table(root5)[0] = m.Space.Root | 0x27;
+        var sregs = GuestCpuState.Sregs(m.Vcpu.GetSregs(), CpuMode.UserMode, root5);
+        sregs.Cr4 |= CpuMode.Cr4La57;
+        var e = Assert.Throws<KvmException>(() => m.Vcpu.SetSregs(sregs));
+        output.WriteLine($"{m.Features}; KVM_SET_SREGS with CR4.LA57: {e.Message}");
+        Assert.Contains("EINVAL", e.Message, StringComparison.Ordinal);
+    }
+}

@@ -16,6 +16,10 @@ internal static class KernelMemory
         return addr;
     }
 
+    /// <summary>MADV_NOHUGEPAGE: keep a range on 4 KiB PTEs whatever the machine's THP setting.</summary>
+    public static void NoHugePages(nint addr, ulong bytes) =>
+        SyscallException.ThrowIf(Libc.Madvise(addr, (nuint)bytes, Madv.NoHugePage) != 0, "madvise(MADV_NOHUGEPAGE)");
+
     public static void Populate(nint addr, ulong bytes) =>
         SyscallException.ThrowIf(Libc.Madvise(addr, (nuint)bytes, MadvPopulateWrite) != 0, "madvise(MADV_POPULATE_WRITE)");
 

@@ -6,20 +6,24 @@ namespace FastPT.Benchmarks.Kernel;
 /// <summary>
 /// The live kernel doing FastPT's jobs on real memory: a shmem (memfd) mapping registered
 /// for uffd-wp, either populated (protect / unprotect of present PTEs) or left empty
-/// (markers installed into empty entries, tables allocated on the way, then cleared).
+/// (markers installed into empty entries, tables allocated on the way, then cleared); or a
+/// private anonymous mapping registered with WP_ASYNC (the model's faulted memory).
 /// </summary>
 public sealed class KernelUffdRange : IDisposable
 {
-    private readonly int _memfd;
+    private readonly int _memfd = -1;
     private readonly bool _populated;
+    private readonly bool _anonymous;
     private Userfaultfd? _uffd;
     private nint _addr;
 
-    public KernelUffdRange(ulong bytes, bool populated)
+    public KernelUffdRange(ulong bytes, bool populated, bool anonymous = false)
     {
         Bytes = bytes;
         _populated = populated;
-        _memfd = KernelMemory.Memfd(bytes);
+        _anonymous = anonymous;
+        if (!anonymous)
+            _memfd = KernelMemory.Memfd(bytes);
         Map();
     }
 
@@ -40,10 +44,14 @@ public sealed class KernelUffdRange : IDisposable
 
     private void Map()
     {
-        _addr = KernelMemory.Map(Bytes, MapFlags.Shared, _memfd);
+        _addr = _anonymous
+            ? KernelMemory.Map(Bytes, MapFlags.Private | MapFlags.Anonymous | MapFlags.NoReserve, -1)
+            : KernelMemory.Map(Bytes, MapFlags.Shared, _memfd);
+        if (_anonymous)
+            KernelMemory.NoHugePages(_addr, Bytes); // 4 KiB PTEs, as the model's faulted range
         if (_populated)
             KernelMemory.Populate(_addr, Bytes);
-        _uffd = new Userfaultfd(UffdFeature.WpHugetlbfsShmem);
+        _uffd = new Userfaultfd(_anonymous ? UffdFeature.WpAsync | UffdFeature.WpUnpopulated : UffdFeature.WpHugetlbfsShmem);
         _uffd.Register(_addr, (nuint)Bytes, UffdConstants.RegisterModeWp);
     }
 
@@ -59,6 +67,7 @@ public sealed class KernelUffdRange : IDisposable
     public void Dispose()
     {
         Unmap();
-        Libc.Close(_memfd);
+        if (_memfd >= 0)
+            Libc.Close(_memfd);
     }
 }

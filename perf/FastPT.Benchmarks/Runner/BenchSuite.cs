@@ -34,6 +34,7 @@ public static class BenchSuite
     [
         "protect/unprotect-present-hot", "protect/unprotect-present-dram", "markers-empty",
         "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
+        "model-protect-faulted", "model-scan-faulted", "replayed-traces", "translate-tlb",
     ];
 
     /// <summary>Runs the selected steps; <paramref name="args"/> (the command line) is recorded in the environment.</summary>
@@ -117,7 +118,7 @@ public static class BenchSuite
             {
                 var cycle = TimeCycle(o.Repetitions, scan.Pages,
                     [(() => scan.ScanAndProtect(), scan.Dirty), .. ks == null ? [] : new (Action, Action?)[] { (() => ks.ScanAndProtect(), ks.Dirty) }]);
-                results.Add(new("scan-written-reprotect", "RangeWalker.Walk(ScanOp)", scan.Pages, cycle[0], null, ks != null ? cycle[1] : null, null,
+                results.Add(new("scan-written-reprotect", "PageTableOps.Scan(mask=written, return=written, WP_MATCHING) (synthetic uniform tables)", scan.Pages, cycle[0], null, ks != null ? cycle[1] : null, null,
                     $"{o.WrittenFraction:P0} of pages written; per page of the range"));
             }
         }
@@ -143,11 +144,84 @@ public static class BenchSuite
                     "ns/round-trip"));
             }
         }
+        if (Step(6))
+        {
+            // Tables the fault path built, through the public model verb; the same call on the
+            // synthetic tables and the kernel on anonymous async-wp memory in the same cycles.
+            using (var m = new ModelRange(o.HotBytes, o.WrittenFraction))
+            using (var syn = new EngineRange(o.HotBytes, populated: true))
+            using (var k = o.Kernel ? new KernelUffdRange(o.HotBytes, populated: true, anonymous: true) : null)
+            {
+                var cycle = TimeCycle(o.Repetitions, m.Pages,
+                    [.. KernelSteps(k), (m.BarePass, m.BarePass), (() => m.Protect(), null), (() => m.Unprotect(), null),
+                     (() => syn.Protect(), syn.BarePass), (() => syn.Unprotect(), null)]);
+                int at = k != null ? 2 : 0;
+                Timing bare = cycle[at], protect = cycle[at + 1], unprotect = cycle[at + 2], synProtect = cycle[at + 3], synUnprotect = cycle[at + 4];
+                string Vs(Timing model, Timing synthetic) => $"{model.Median / synthetic.Median:F2}x the same change on the synthetic uniform tables ({synthetic.Median:F3} ns/page, same cycles)";
+                results.Add(new("model-protect-faulted", "MemoryModel.WriteProtect(protect: true)", m.Pages, protect, bare, k != null ? cycle[0] : null, null,
+                    $"1 GiB of anonymous memory populated by the model's write faults (async uffd-wp); kernel = UFFDIO_WRITEPROTECT on populated anonymous async-wp memory; {Vs(protect, synProtect)}"));
+                results.Add(new("model-unprotect-faulted", "MemoryModel.WriteProtect(protect: false)", m.Pages, unprotect, bare, k != null ? cycle[1] : null, null,
+                    $"the same tables; {Vs(unprotect, synUnprotect)}"));
+            }
+        }
+
+        if (Step(7))
+        {
+            // PAGEMAP_SCAN through the public model verb on tables faults built, written pages
+            // made by the model's own write faults; the idle rescan finds nothing to protect.
+            using (var m = new ModelRange(o.ScanBytes, o.WrittenFraction))
+            using (var ks = o.Kernel ? new KernelPagemapScan(o.ScanBytes, o.WrittenFraction) : null)
+            {
+                m.Protect();
+                var cycle = TimeCycle(o.Repetitions, m.Pages,
+                    [(() => m.ScanWrittenAndProtect(), m.Dirty), (() => m.ScanWrittenAndProtect(), null),
+                     .. ks == null ? [] : new (Action, Action?)[] { (() => ks.ScanAndProtect(), ks.Dirty), (() => ks.ScanAndProtect(), null) }]);
+                results.Add(new("model-scan-written-reprotect", "MemoryModel.Scan(mask=written, return=written, WP_MATCHING)", m.Pages, cycle[0], null, ks != null ? cycle[2] : null, null,
+                    $"{o.WrittenFraction:P0} of 1 GiB written by the model's async wp faults since the last scan; per page of the range; kernel = PAGEMAP_SCAN with PM_SCAN_WP_MATCHING on anonymous async-wp memory"));
+                results.Add(new("model-scan-idle", "MemoryModel.Scan(mask=written, return=written, WP_MATCHING)", m.Pages, cycle[1], null, ks != null ? cycle[3] : null, null,
+                    "the rescan with nothing written since the last one; per page of the range"));
+            }
+        }
+
+        if (Step(8))
+        {
+            // Tables a real program left: each committed trace replayed through the engine, then
+            // the public raw verbs over every region it left mapped.
+            foreach (string trace in CommittedTraces())
+            {
+                using var t = new ReplayedTables(trace);
+                var cycle = TimeCycle(o.Repetitions, t.Pages, [(t.BarePass, t.BarePass), (t.Protect, null), (t.Unprotect, null), (() => t.Scan(), null)]);
+                string what = $"{t.Pages} pages in {t.LeafTables} PTE tables left by replaying traces/{t.Name}.nettrace ({t.Operations} operations)";
+                results.Add(new($"replayed-{t.Name}-protect", "PageTableOps.ChangeProtection(uffd-wp) per mapped region", t.Pages, cycle[1], cycle[0], null, null, what));
+                results.Add(new($"replayed-{t.Name}-unprotect", "PageTableOps.ChangeProtection(uffd-wp resolve) per mapped region", t.Pages, cycle[2], cycle[0], null, null, what));
+                results.Add(new($"replayed-{t.Name}-scan", "PageTableOps.Scan(mask=written) per mapped region", t.Pages, cycle[3], cycle[0], null, null, what));
+            }
+        }
+        if (Step(Array.IndexOf(Steps, "translate-tlb")))
+            TranslateTlbStep.Run(o, results);
         return new BenchReport(environment with { LoadAfter = EnvironmentProbe.LoadAverage() }, results);
     }
 
-    private const string WalkApi = "RangeWalker.Walk(ChangeProtectionOp)";
-    private const string ParallelApi = "ParallelWalker.Walk(ChangeProtectionOp)";
+    /// <summary>
+    /// The committed real traces (traces/*.nettrace above the working directory or the
+    /// program); none when FastPT runs outside its repository (the installed tool).
+    /// </summary>
+    private static string[] CommittedTraces()
+    {
+        foreach (string from in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(from); dir != null; dir = dir.Parent)
+            {
+                string traces = Path.Combine(dir.FullName, "traces");
+                if (File.Exists(Path.Combine(dir.FullName, "FastPT.sln")) && Directory.Exists(traces))
+                    return [.. Directory.GetFiles(traces, "*.nettrace").Order(StringComparer.Ordinal)];
+            }
+        }
+        return [];
+    }
+
+    private const string WalkApi = "PageTableOps.ChangeProtection (synthetic uniform tables)";
+    private const string ParallelApi = "ParallelWalker.Walk(ChangeProtectionOp) (synthetic uniform tables)";
 
     /// <summary>The kernel's protect and unprotect of a uffd-wp range as cycle steps (none without a kernel range).</summary>
     private static (Action Run, Action? Reset)[] KernelSteps(KernelUffdRange? k, Action? resetFirst = null) =>

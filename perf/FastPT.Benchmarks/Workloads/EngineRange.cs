@@ -72,24 +72,34 @@ public sealed unsafe class EngineRange : IDisposable
         _leafTables = [.. list];
     }
 
-    public long Protect() => Walk(new ChangeProtectionOp(_protect, splitHuge: false));
+    /// <summary>The public verb, as a user calls it: PageTableOps.ChangeProtection over the range.</summary>
+    public long Protect() => Verb(_protect);
 
-    public long Unprotect() => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false));
+    public long Unprotect() => Verb(_unprotect);
 
-    public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_protect, splitHuge: false, isa: isa));
+    private long Verb(in ChangeProtectionParams p)
+    {
+        _flush.Clear();
+        var r = PageTableOps.ChangeProtection(_space, Base, End, p, _flush);
+        if (!r.Complete)
+            throw new InvalidOperationException($"benchmark walk stopped: {r.Status} at 0x{r.WalkEnd:X}");
+        return r.EntriesChanged;
+    }
 
-    public long UnprotectWith(KernelIsa isa) => Walk(new ChangeProtectionOp(_unprotect, splitHuge: false, isa: isa));
+    public long ProtectWith(KernelIsa isa) => Walk(new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false, isa: isa));
+
+    public long UnprotectWith(KernelIsa isa) => Walk(new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false, isa: isa));
 
     public long ProtectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_protect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_protect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }
 
     public long UnprotectParallel(int degree)
     {
-        var op = new ChangeProtectionOp(_unprotect, splitHuge: false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(_unprotect, splitHuge: false);
         _flush.Clear();
         return ParallelWalker.Walk(_space, Base, End, ref op, _flush, degree).EntriesChanged;
     }

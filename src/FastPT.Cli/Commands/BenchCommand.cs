@@ -27,15 +27,12 @@ internal static class BenchCommand
         {
             json, quick, reps, noKernel, only,
         };
-        cmd.SetAction(parse =>
+        cmd.SetAction(parse => CliErrors.Run("bench", () =>
         {
             var o = parse.GetValue(quick) ? new BenchOptions(DramBytes: 64UL << 30, Repetitions: 5) : new BenchOptions();
             int? r = parse.GetValue(reps);
             if (r is < 1 or > 1000)
-            {
-                Console.Error.WriteLine($"--repetitions {r} is out of range; use 1..1000");
-                return 2;
-            }
+                throw new CliInputException($"--repetitions {r}: out of range; use 1..1000");
             if (r != null)
                 o = o with { Repetitions = r.Value };
             if (parse.GetValue(noKernel))
@@ -45,33 +42,25 @@ internal static class BenchCommand
             {
                 string[] unknown = [.. steps.Where(w => !BenchSuite.Steps.Any(s => s.Contains(w, StringComparison.OrdinalIgnoreCase)))];
                 if (unknown.Length > 0)
-                {
-                    Console.Error.WriteLine($"--only {string.Join(' ', unknown)} matches no step; use part of one of: {string.Join(", ", BenchSuite.Steps)}");
-                    return 2;
-                }
+                    throw new CliInputException($"--only {string.Join(' ', unknown)}: matches no step; use part of one of: {string.Join(", ", BenchSuite.Steps)}");
                 o = o with { Only = steps };
             }
+            _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here (exit 2), before any work
             try
             {
-                _ = FastPT.Kernels.KernelIsas.Selected; // a bad FASTPT_ISA fails here, before any work
                 var report = RunWithProgress(o, parse.GetValue(json), string.Join(' ', parse.Tokens.Select(t => t.Value)));
                 if (parse.GetValue(json))
                     Console.WriteLine(ResultsJson.Serialize(report.ToResultSet()));
                 else
                     PrintTable(report);
-                return 0;
-            }
-            catch (TypeInitializationException e) when (e.InnerException is InvalidOperationException inner)
-            {
-                Console.Error.WriteLine($"fastpt bench: {inner.Message}");
-                return 2;
+                return ExitCodes.Ok;
             }
             catch (InvalidOperationException e)
             {
-                Console.Error.WriteLine($"fastpt bench: {e.Message}");
-                return 1;
+                // A measurement that could not be made (e.g. a kernel baseline the machine refused).
+                return CliErrors.Report("bench", e.Message, ExitCodes.Failed);
             }
-        });
+        }));
         return cmd;
     }
 

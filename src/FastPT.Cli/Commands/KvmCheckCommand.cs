@@ -4,7 +4,7 @@ using FastPT.Kvm.Vmm;
 
 namespace FastPT.Cli.Commands;
 
-/// <summary>`fastpt kvm-check [--seed S] [--probes N]`: FastPT's Translate against a KVM vCPU.</summary>
+/// <summary>`fastpt kvm-check [--guest-built] [--seed S] [--probes N]`: FastPT's Translate against a KVM vCPU.</summary>
 internal static class KvmCheckCommand
 {
     public static Command Create()
@@ -12,37 +12,28 @@ internal static class KvmCheckCommand
         var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same address spaces and probes).", DefaultValueFactory = _ => 1 };
         var probes = new Option<int>("--probes") { Description = "How many probes to run.", DefaultValueFactory = _ => 100_000 };
         var verbose = new Option<bool>("--verbose") { Description = "Print every address space and batch." };
+        var guestBuilt = new Option<bool>("--guest-built")
+        {
+            Description = "The guest writes random tables into its own RAM (two regions, a hole between) and loads CR3; FastPT attaches to that CR3.",
+        };
         var command = new Command("kvm-check",
-            "Run random probes on a KVM vCPU walking FastPT's tables and compare with FastPT's Translate; " +
+            "Run random probes on a KVM vCPU walking FastPT's tables (or, with --guest-built, tables the guest wrote) and compare with FastPT's Translate; " +
             "prints 'N probes, M mismatches' last; exit 0 iff M is 0, 2 if KVM is unusable or the input is bad.");
         command.Options.Add(seed);
         command.Options.Add(probes);
         command.Options.Add(verbose);
-        command.SetAction(parseResult =>
+        command.Options.Add(guestBuilt);
+        command.SetAction(parseResult => CliErrors.Run("kvm-check", () =>
         {
             int n = parseResult.GetValue(probes);
             if (n <= 0)
-            {
-                Console.Error.WriteLine($"error: --probes must be positive (got {n})");
-                return 2;
-            }
+                throw new CliInputException($"--probes {n}: must be a positive number of probes");
             if (KvmSystem.UnavailableReason() is { } why)
-            {
-                Console.Error.WriteLine($"error: {why}");
-                return 2;
-            }
+                return CliErrors.Report("kvm-check", why, ExitCodes.BadInput);
             var options = new DifferentialOptions(parseResult.GetValue(seed), n);
-            DifferentialReport report;
-            try
-            {
-                report = DifferentialCheck.Run(options, parseResult.GetValue(verbose) ? Console.WriteLine : null);
-            }
-            catch (KvmException e)
-            {
-                // KVM opened but refused a VM or vCPU setting: an environment problem, not a mismatch.
-                Console.Error.WriteLine($"error: KVM failed: {e.Message}");
-                return 2;
-            }
+            // A KvmException (KVM opened but refused a VM or vCPU setting) is an environment problem, not a mismatch: exit 2.
+            Action<string>? log = parseResult.GetValue(verbose) ? Console.WriteLine : null;
+            DifferentialReport report = parseResult.GetValue(guestBuilt) ? GuestBuiltCheck.Run(options, log) : DifferentialCheck.Run(options, log);
             Console.WriteLine($"guest CPU: {report.Features}");
             Console.WriteLine(report.Summary);
             if (report.MismatchCount > 0)
@@ -52,8 +43,8 @@ internal static class KvmCheckCommand
                     Console.WriteLine("  " + m);
             }
             Console.WriteLine(report.Verdict);
-            return report.MismatchCount == 0 ? 0 : 1;
-        });
+            return report.MismatchCount == 0 ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
         return command;
     }
 }

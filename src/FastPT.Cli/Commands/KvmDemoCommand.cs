@@ -13,39 +13,28 @@ internal static class KvmDemoCommand
         var command = new Command("kvm-demo",
             "Show uffd-wp inside a KVM guest (protect, fault to the VMM, resolve, retry) and dirty harvest beside a running vCPU; exit 0 if both behave, 1 if not, 2 if KVM is unusable.");
         command.Options.Add(seed);
-        command.SetAction(parseResult =>
+        command.SetAction(parseResult => CliErrors.Run("kvm-demo", () =>
         {
             if (KvmSystem.UnavailableReason() is { } why)
-            {
-                Console.Error.WriteLine($"error: {why}");
-                return 2;
-            }
-            try
-            {
-                Console.WriteLine("== write-protect inside a guest ==");
-                var wp = WriteProtectScenario.Run(log: Console.WriteLine);
-                bool wpOk = wp.Messages.Count == wp.Final.Count && wp.Final.All(f => f.Ok) && wp.Messages.All(m => m.Predicted == m.Message.ErrorCode);
-                Console.WriteLine(wpOk ? "write-protect: OK" : "write-protect: FAILED");
-                Console.WriteLine();
+                return CliErrors.Report("kvm-demo", why, ExitCodes.BadInput);
+            Console.WriteLine("== write-protect inside a guest ==");
+            var wp = WriteProtectScenario.Run(log: Console.WriteLine);
+            bool wpOk = wp.Messages.Count == wp.Final.Count && wp.Final.All(f => f.Ok) && wp.Messages.All(m => m.Predicted == m.Message.ErrorCode);
+            Console.WriteLine(wpOk ? "write-protect: OK" : "write-protect: FAILED");
+            Console.WriteLine();
 
-                int s = parseResult.GetValue(seed);
-                Console.WriteLine("== dirty harvest beside a running vCPU (lockstep rounds) ==");
-                var lockstep = DirtyHarvestScenario.Run(s, lockstep: true, log: Console.WriteLine);
-                bool lockOk = !lockstep.GuestTimedOut && lockstep.RoundDifferences().Count == 0 && lockstep.WrittenUnion.SetEquals(lockstep.HarvestedUnion);
-                Console.WriteLine();
-                Console.WriteLine("== dirty harvest beside a running vCPU (free-running) ==");
-                var free = DirtyHarvestScenario.Run(s + 1, rounds: 64, lockstep: false);
-                Console.WriteLine(free.Summary);
-                bool freeOk = free.WrittenUnion.SetEquals(free.HarvestedUnion);
-                Console.WriteLine(lockOk && freeOk ? "dirty harvest: OK" : "dirty harvest: FAILED");
-                return wpOk && lockOk && freeOk ? 0 : 1;
-            }
-            catch (KvmException e)
-            {
-                Console.Error.WriteLine($"error: KVM failed: {e.Message}");
-                return 2;
-            }
-        });
+            int s = parseResult.GetValue(seed);
+            Console.WriteLine("== dirty harvest beside a running vCPU (lockstep rounds) ==");
+            var lockstep = DirtyHarvestScenario.Run(s, lockstep: true, log: Console.WriteLine);
+            bool lockOk = !lockstep.GuestTimedOut && lockstep.RoundDifferences().Count == 0 && lockstep.WrittenUnion.SetEquals(lockstep.HarvestedUnion);
+            Console.WriteLine();
+            Console.WriteLine("== dirty harvest beside a running vCPU (free-running) ==");
+            var free = DirtyHarvestScenario.Run(s + 1, rounds: 64, lockstep: false);
+            Console.WriteLine(free.Summary);
+            bool freeOk = free.WrittenUnion.SetEquals(free.HarvestedUnion);
+            Console.WriteLine(lockOk && freeOk ? "dirty harvest: OK" : "dirty harvest: FAILED");
+            return wpOk && lockOk && freeOk ? ExitCodes.Ok : ExitCodes.Failed;
+        }));
         return command;
     }
 }

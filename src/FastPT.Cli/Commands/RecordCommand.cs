@@ -32,33 +32,36 @@ internal static class RecordCommand
         {
             output, pids, fromPerfData, command,
         };
-        cmd.SetAction(parse =>
+        cmd.SetAction(parse => CliErrors.Run("record", () =>
         {
             string path = parse.GetValue(output)!;
             string[] argv = parse.GetValue(command) ?? [];
             int[]? filter = parse.GetValue(pids) is { Length: > 0 } p ? p : null;
             string? perfData = parse.GetValue(fromPerfData);
-            try
+            foreach (int pid in filter ?? [])
             {
-                RecordSummary s = perfData is not null
-                    ? PerfRecorder.Convert(perfData, path, string.Join(' ', argv), filter, Console.Error)
-                    : PerfRecorder.Record(path, argv, filter, Console.Error);
-                Console.WriteLine($"wrote {s.Path}: {s.Bytes} bytes, {s.Total} operations");
-                foreach (TraceOpKind k in Enum.GetValues<TraceOpKind>())
-                {
-                    if (s.Count(k) > 0)
-                        Console.WriteLine($"  {k,-14} {s.Count(k),10}");
-                }
-                Console.WriteLine($"  tracked pids: {string.Join(' ', s.TrackedPids)}");
-                Console.WriteLine($"  implicit regions (mapped before tracing): {s.ImplicitRegions}; failed syscalls ignored: {s.FailedSyscalls}; perf lost events: {s.LostEvents}");
-                return 0;
+                if (pid <= 0)
+                    throw new CliInputException($"--pid {pid}: process ids are positive numbers");
             }
-            catch (Exception e) when (e is RecordException or PerfScriptFormatException or IOException or UnauthorizedAccessException)
+            if (perfData is null && argv.Length == 0)
+                throw new CliInputException("no command to record: put it after `--`, e.g. `fastpt record -o traces/ls.nettrace -- ls -l`, or convert a recording with --from-perf-data FILE");
+            if (perfData is not null && !File.Exists(perfData))
+                throw new CliInputException($"--from-perf-data {perfData}: no such file; give a perf.data recorded with the tracepoints `fastpt record` uses");
+            // Before the program runs, so a bad -o costs a second, not the recording.
+            AtomicFile.CheckWritable(path, "-o");
+            RecordSummary s = AtomicFile.Write(path, temp => perfData is not null
+                ? PerfRecorder.Convert(perfData, temp, string.Join(' ', argv), filter, Console.Error)
+                : PerfRecorder.Record(temp, argv, filter, Console.Error));
+            Console.WriteLine($"wrote {path}: {s.Bytes} bytes, {s.Total} operations");
+            foreach (TraceOpKind k in Enum.GetValues<TraceOpKind>())
             {
-                Console.Error.WriteLine($"fastpt record: {e.Message}");
-                return 1;
+                if (s.Count(k) > 0)
+                    Console.WriteLine($"  {k,-14} {s.Count(k),10}");
             }
-        });
+            Console.WriteLine($"  tracked pids: {string.Join(' ', s.TrackedPids)}");
+            Console.WriteLine($"  implicit regions (mapped before tracing): {s.ImplicitRegions}; failed syscalls ignored: {s.FailedSyscalls}; perf lost events: {s.LostEvents}");
+            return ExitCodes.Ok;
+        }));
         return cmd;
     }
 }

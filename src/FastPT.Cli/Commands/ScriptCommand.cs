@@ -14,10 +14,12 @@ internal static class ScriptCommand
         var command = new Command("script", "Run a scenario script on the engine or the live kernel; exit 0 ok, 2 bad input or environment problem.");
         command.Arguments.Add(file);
         command.Options.Add(kernel);
-        command.SetAction(parseResult =>
+        command.SetAction(parseResult => CliErrors.Run("script", () =>
         {
             var path = parseResult.GetValue(file)!;
             bool onKernel = parseResult.GetValue(kernel);
+            if (Directory.Exists(path.FullName))
+                throw new CliInputException($"'{path}' is a directory; give a scenario script file (see docs/scenarios.md)");
             string text;
             try
             {
@@ -25,25 +27,12 @@ internal static class ScriptCommand
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                Console.Error.WriteLine($"error: cannot read script '{path}': {e.Message}");
-                return 2;
+                throw new CliInputException($"cannot read script '{path}': {e.Message}");
             }
-            try
-            {
-                return ScriptRunner.Run(text, () => BackendFactory.Create(onKernel), Console.Out, Console.Error);
-            }
-            catch (NotSupportedException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 2;
-            }
-            catch (Exception e)
-            {
-                // A bug, not bad input: say so instead of dying with an unhandled exception.
-                Console.Error.WriteLine($"error: internal failure running '{path}': {e}");
-                return 1;
-            }
-        });
+            // A bad script is reported by the runner itself: the report up to the bad line on
+            // stdout, then "error: line N: ..." on stderr, exit 2 (docs/scenarios.md).
+            return ScriptRunner.Run(text, () => BackendFactory.Create(onKernel), Console.Out, Console.Error);
+        }));
         return command;
     }
 }

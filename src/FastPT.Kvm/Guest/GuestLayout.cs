@@ -25,11 +25,23 @@ public static class GuestLayout
     public const ulong KernelCode = 0x200000;
     public const ulong UserCode = 0x400000;
     public const ulong CodeSize = 0x200000;
+    /// <summary>FastPT's tables (the system's and the generated spaces').</summary>
     public const ulong Tables = 0x600000;
-    public const ulong TablesEnd = 0x1000000;
+    public const ulong TablesEnd = 0xC00000;
+    /// <summary>Tables the guest writes itself (the guest-built check), low part.</summary>
+    public const ulong GuestTables = 0xC00000;
+    public const ulong GuestTablesEnd = 0x1000000;
     /// <summary>Data frames experiments map and access; filled with RET (0xC3) so fetches return.</summary>
     public const ulong Scratch = 0x1000000;
     public const ulong MemorySize = 0x2000000;
+
+    /// <summary>
+    /// RAM in a second slot above a hole (as a PC's RAM continues above 4 GiB): guest-built
+    /// tables in its first 2 MiB, scratch data (RET) in the rest. Only machines that ask for it have it.
+    /// </summary>
+    public const ulong HighRam = 0x1_0000_0000;
+    public const ulong HighRamSize = 0x40_0000;
+    public const ulong HighTablesEnd = HighRam + 0x20_0000;
 
     public const ushort KernelCs = 0x08;
     public const ushort KernelDs = 0x10;

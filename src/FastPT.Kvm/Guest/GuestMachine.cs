@@ -17,7 +17,8 @@ public sealed unsafe class GuestMachine : IDisposable
     /// <summary>Flags for the system's leaves and tables: P|RW|A|D, plus US where users go.</summary>
     private const ulong SystemFlags = Pte.Present | Pte.Writable | Pte.Accessed | Pte.Dirty;
 
-    public GuestMachine(PageFaultMode mode, ExtraGuestFeatures extras = ExtraGuestFeatures.None)
+    /// <param name="highRam">Also give the guest <see cref="GuestLayout.HighRam"/> (a second slot above a hole), identity-mapped for its kernel.</param>
+    public GuestMachine(PageFaultMode mode, ExtraGuestFeatures extras = ExtraGuestFeatures.None, bool highRam = false)
     {
         Vm = new VirtualMachine(GuestLayout.MemorySize, extras);
         try
@@ -26,6 +27,13 @@ public sealed unsafe class GuestMachine : IDisposable
             Space = new AddressSpace(TableSource);
             MapSystem();
             Memory.Bytes(GuestLayout.Scratch, (int)(GuestLayout.MemorySize - GuestLayout.Scratch)).Fill(0xC3);
+            if (highRam)
+            {
+                HighMemory = Vm.AddMemory(GuestLayout.HighRam, GuestLayout.HighRamSize);
+                HighMemory.Bytes(GuestLayout.HighTablesEnd - GuestLayout.HighRam, (int)(GuestLayout.HighRam + GuestLayout.HighRamSize - GuestLayout.HighTablesEnd)).Fill(0xC3);
+                for (ulong pa = GuestLayout.HighRam; pa < GuestLayout.HighRam + GuestLayout.HighRamSize; pa += 0x20_0000)
+                    Space.Map(pa, pa, PageSize.Size2M, SystemFlags, Pte.Present | Pte.Writable | Pte.User | Pte.Accessed);
+            }
             GuestKernel.Install(Memory, mode);
         }
         catch
@@ -45,6 +53,9 @@ public sealed unsafe class GuestMachine : IDisposable
 
     public GuestMemoryTableSource TableSource { get; }
 
+    /// <summary>The RAM at <see cref="GuestLayout.HighRam"/>, or null when the machine has none.</summary>
+    public GuestMemory? HighMemory { get; }
+
     public AddressSpace Space { get; }
 
     /// <summary>The CpuMode FastPT must use to model this vCPU (MAXPHYADDR, AMD's reserved bit 8).</summary>
@@ -52,14 +63,18 @@ public sealed unsafe class GuestMachine : IDisposable
     {
         MaxPhysicalAddressBits = Features.MaxPhysicalAddressBits,
         NonLeafBit8Reserved = Features.IsAmd,
+        Pages1G = Features.Pages1G,
     };
 
-    /// <summary>Loads the mode and CR3 (which also flushes the guest TLB) and starts at <paramref name="rip"/>.</summary>
-    public VcpuExit Start(in CpuMode cpu, ulong rip, TimeSpan limit, in KvmRegs extra = default)
+    /// <summary>
+    /// Loads the mode and CR3 (which also flushes the guest TLB) and starts at <paramref name="rip"/>.
+    /// CR3 is FastPT's <see cref="Space"/> unless <paramref name="cr3"/> names another root (one the guest built).
+    /// </summary>
+    public VcpuExit Start(in CpuMode cpu, ulong rip, TimeSpan limit, in KvmRegs extra = default, ulong? cr3 = null)
     {
         if (cpu.ProtectionKeys && !Features.Pku)
             throw new NotSupportedException("the guest CPU has no PKU here (KVM_GET_SUPPORTED_CPUID lacks it), so CR4.PKE cannot be set");
-        Vcpu.SetSregs(GuestCpuState.Sregs(Vcpu.GetSregs(), cpu, Space.Root));
+        Vcpu.SetSregs(GuestCpuState.Sregs(Vcpu.GetSregs(), cpu, cr3 ?? Space.Root));
         var regs = GuestCpuState.Regs(cpu, rip);
         regs.R8 = extra.R8;
         regs.R9 = extra.R9;
@@ -83,6 +98,9 @@ public sealed unsafe class GuestMachine : IDisposable
         }
         Space.Map(GuestLayout.KernelCode, GuestLayout.KernelCode, PageSize.Size2M, SystemFlags, tableFlags);
         Space.Map(GuestLayout.UserCode, GuestLayout.UserCode, PageSize.Size2M, SystemFlags | Pte.User, tableFlags);
+        // Where a guest writes its own tables: its kernel reaches them (supervisor, identity).
+        for (ulong pa = GuestLayout.GuestTables; pa < GuestLayout.GuestTablesEnd; pa += 0x20_0000)
+            Space.Map(pa, pa, PageSize.Size2M, SystemFlags, tableFlags);
     }
 
     public void Dispose() => Vm.Dispose();

@@ -103,12 +103,13 @@ public static unsafe class DifferentialCheck
                 if (want != actual)
                     report.Add(new Mismatch(MismatchKind.Outcome, spaceIndex, batch, cpu, i, p, want.ToString(), actual.ToString(), PathOf(machine.Space, p.Address, real)));
             }
-            CompareTables(report, spaceIndex, batch, cpu, (ulong*)real, (ulong*)model, (ulong*)before, used / 8);
+            CompareTables(report, spaceIndex, batch, cpu, GuestLayout.Tables, (ulong*)real, (ulong*)model, (ulong*)before, used / 8);
             log?.Invoke($"  batch {batch} {Mismatch.Describe(cpu)}: {n} probes, {report.Faults - faultsBefore} faults ({report.ReservedFaults - reservedBefore} reserved-bit), {report.MismatchCount - mismatchesBefore} mismatches");
         }
     }
 
-    private static void CompareTables(DifferentialReport report, int space, int batch, in CpuMode cpu, ulong* real, ulong* model, ulong* before, int count)
+    /// <summary>Every entry of table RAM at <paramref name="basePa"/> as the vCPU left it against FastPT's model; counts the A/D bits the vCPU set.</summary>
+    internal static void CompareTables(DifferentialReport report, int space, int batch, in CpuMode cpu, ulong basePa, ulong* real, ulong* model, ulong* before, int count)
     {
         for (int i = 0; i < count; i++)
         {
@@ -117,7 +118,7 @@ public static unsafe class DifferentialCheck
             report.AccessedDirtyChanges += (long)ulong.PopCount((r & ~before[i]) & (Pte.Accessed | Pte.Dirty));
             if (r != m)
             {
-                ulong pa = GuestLayout.Tables + (ulong)i * 8;
+                ulong pa = basePa + (ulong)i * 8;
                 report.Add(new Mismatch(MismatchKind.TableEntry, space, batch, cpu, -1, default, m.ToString("X"), r.ToString("X"),
                     $"entry at guest-physical 0x{pa:X} (table 0x{pa & ~0xFFFUL:X} index {(pa & 0xFFF) / 8}), differing bits 0x{r ^ m:X}"));
             }
@@ -143,7 +144,7 @@ public static unsafe class DifferentialCheck
         return "path after the run: " + string.Join(" ", parts);
     }
 
-    private static CpuMode RandomCpu(Random rng, GuestCpuFeatures f) => new(
+    internal static CpuMode RandomCpu(Random rng, GuestCpuFeatures f) => new(
         User: rng.Next(100) < 60,
         WriteProtect: rng.Next(100) < 70,
         Nxe: rng.Next(100) < 80,

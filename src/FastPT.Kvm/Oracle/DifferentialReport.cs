@@ -17,6 +17,12 @@ public sealed class DifferentialReport
     public long TableEntriesCompared { get; set; }
     public long AccessedDirtyChanges { get; set; }
     public List<Mismatch> Mismatches { get; } = [];
+
+    /// <summary>The guest-built check: tables the guest wrote, how many above the RAM hole, links to a table already linked, probes through a recursive slot.</summary>
+    public long GuestTables { get; set; }
+    public long GuestTablesAboveTheHole { get; set; }
+    public long SharedLinks { get; set; }
+    public long RecursiveProbes { get; set; }
     public TimeSpan Elapsed { get; set; }
 
     public void Add(Mismatch m)
@@ -29,7 +35,9 @@ public sealed class DifferentialReport
     public string Summary =>
         $"seed {Options.Seed}: {Spaces} address spaces, {Batches} batches, {Probes} probes ({SupervisorProbes} at CPL 0), " +
         $"{Faults} faults ({ReservedFaults} reserved-bit), {AccessedDirtyChanges} A/D bits set by the vCPU, " +
-        $"{TableEntriesCompared} table entries compared, {Elapsed.TotalSeconds:F1} s";
+        $"{TableEntriesCompared} table entries compared, " +
+        (GuestTables > 0 ? $"guest-built: {GuestTables} tables ({GuestTablesAboveTheHole} above the RAM hole), {SharedLinks} shared links, {RecursiveProbes} probes through a recursive slot, " : "") +
+        $"{Elapsed.TotalSeconds:F1} s";
 
     /// <summary>The closing line: `N probes, M mismatches`.</summary>
     public string Verdict => $"{Probes} probes, {MismatchCount} mismatches";

@@ -4,14 +4,17 @@ using FastPT.Linux.Interop;
 namespace FastPT.Kvm.Vmm;
 
 /// <summary>
-/// A KVM VM with one memory slot (guest RAM at guest-physical 0) and one vCPU whose CPUID is
-/// everything KVM supports (plus any requested extras), so the guest may use what the backend offers.
+/// A KVM VM with guest RAM at guest-physical 0 (slot 0), optionally more RAM in further slots
+/// (<see cref="AddMemory"/>, leaving holes between, as a PC has below and above its PCI hole),
+/// and one vCPU whose CPUID is everything KVM supports (plus any requested extras), so the
+/// guest may use what the backend offers.
 /// </summary>
 public sealed unsafe class VirtualMachine : IDisposable
 {
     private const uint Slot = 0;
     private readonly int _kvmFd;
     private readonly int _vmFd;
+    private readonly List<(uint Slot, ulong GuestPhysical, GuestMemory Memory)> _more = [];
     private bool _dirtyLogging;
     private bool _disposed;
 
@@ -45,6 +48,37 @@ public sealed unsafe class VirtualMachine : IDisposable
     }
 
     public GuestMemory Memory { get; } = null!;
+
+    /// <summary>
+    /// Adds guest RAM at <paramref name="guestPhysical"/> as its own memory slot (a multiple of
+    /// 2 MiB, above the RAM at 0, not overlapping other slots). The dirty log and the shadow
+    /// sweeps cover slot 0 only.
+    /// </summary>
+    public GuestMemory AddMemory(ulong guestPhysical, ulong size)
+    {
+        if ((guestPhysical & 0x1F_FFFF) != 0 || guestPhysical < Memory.Size)
+            throw new ArgumentOutOfRangeException(nameof(guestPhysical), $"more guest RAM goes 2 MiB-aligned above the RAM at 0 (0x{Memory.Size:X} bytes), not at 0x{guestPhysical:X}");
+        foreach (var (_, at, m) in _more)
+        {
+            if (guestPhysical < at + m.Size && at < guestPhysical + size)
+                throw new ArgumentException($"guest RAM at 0x{guestPhysical:X} + 0x{size:X} overlaps the slot at 0x{at:X}");
+        }
+        var memory = new GuestMemory(size);
+        uint slot = (uint)_more.Count + 1;
+        var region = new KvmUserspaceMemoryRegion { Slot = slot, GuestPhysAddr = guestPhysical, MemorySize = size, UserspaceAddr = (ulong)memory.HostBase };
+        if (Libc.Ioctl(_vmFd, KvmIoctl.SetUserMemoryRegion, &region) < 0)
+        {
+            string why = Errno.DescribeLast();
+            memory.Dispose();
+            throw new KvmException($"KVM_SET_USER_MEMORY_REGION (slot {slot} at 0x{guestPhysical:X}): {why}");
+        }
+        _more.Add((slot, guestPhysical, memory));
+        return memory;
+    }
+
+    /// <summary>Every region of guest RAM as (guest-physical base, memory), slot 0 first.</summary>
+    public IEnumerable<(ulong GuestPhysical, GuestMemory Memory)> Regions =>
+        _more.Select(m => (m.GuestPhysical, m.Memory)).Prepend((0UL, Memory));
 
     public Vcpu Vcpu { get; } = null!;
 
@@ -134,6 +168,8 @@ public sealed unsafe class VirtualMachine : IDisposable
         if (_vmFd > 0)
             Libc.Close(_vmFd);
         Memory?.Dispose();
+        foreach (var (_, _, m) in _more)
+            m.Dispose();
         if (_kvmFd > 0)
             Libc.Close(_kvmFd);
     }

@@ -53,7 +53,7 @@ public static class ScriptRunner
                 ExecuteStatement(statement, backend, report);
             }
         }
-        catch (Exception e) when (e is ScenarioEnvironmentException or SyscallException)
+        catch (Exception e) when (e is ScenarioEnvironmentException or SyscallException or UserfaultfdServeException)
         {
             error.WriteLine(line == 0 ? $"error: {e.Message}" : $"error: line {line}: {e.Message}");
             return 2;

@@ -14,18 +14,55 @@ public static class NettraceReader
     /// <summary>Calls <paramref name="onOperation"/> for every FastPT operation event, in order.</summary>
     public static TraceReadSummary Read(string path, Action<TraceOperation> onOperation)
     {
+        if (Directory.Exists(path))
+            throw new TraceFormatException($"{path}: is a directory; give a .nettrace file.");
         if (!File.Exists(path))
-            throw new TraceFormatException($"{path}: no such trace file.");
-        long length = new FileInfo(path).Length;
+            throw new TraceFormatException($"{path}: no such trace file; check the path, or record one with `fastpt record -o FILE.nettrace -- COMMAND`.");
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TraceFormatException($"{path}: cannot open the trace file: {e.Message}", e);
+        }
+        using (file)
+            return Read(file, path, onOperation);
+    }
+
+    /// <summary>
+    /// Reads a .nettrace from a seekable stream, from its position on; <paramref name="name"/> is
+    /// what errors call it. Its structure is checked (<see cref="NettraceLayout"/>) before
+    /// TraceEvent parses it. TraceEvent may dispose the stream when done.
+    /// </summary>
+    public static TraceReadSummary Read(Stream stream, string name, Action<TraceOperation> onOperation)
+    {
+        if (!stream.CanSeek)
+            throw new ArgumentException("The stream must be seekable (its length is checked before TraceEvent sees it).", nameof(stream));
+        string path = name;
+        long length = stream.Length - stream.Position;
         if (length < 32)
             throw new TraceFormatException($"{path}: {length} bytes is too short for a .nettrace file (EventPipe 'Nettrace' header missing); re-record it with `fastpt record`.");
+
+        // TraceEvent trusts every length and count in the file; bound them all first.
+        long start = stream.Position;
+        try
+        {
+            NettraceLayout.Check(stream, path);
+        }
+        catch (IOException e)
+        {
+            throw new TraceFormatException($"{path}: cannot read the trace: {e.Message}", e);
+        }
+        stream.Position = start;
 
         TraceInfo? info = null;
         long events = 0, other = 0;
         EventPipeEventSource source;
         try
         {
-            source = new EventPipeEventSource(path);
+            source = new EventPipeEventSource(stream);
         }
         catch (Exception e)
         {

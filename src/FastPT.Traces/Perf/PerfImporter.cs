@@ -72,10 +72,9 @@ public sealed class PerfImporter
                     Exit(SpaceOf(e.Pid), enter, e);
                 return;
             case PerfEventKind.EnterMadvise:
-                if (e.C is MadvDontNeed or MadvRemove)
+                if ((e.C is MadvDontNeed or MadvRemove) && Pages(e.A, e.B, out ulong start, out ulong end))
                 {
                     Space s = SpaceOf(e.Pid);
-                    ulong start = e.A & ~PageMask, end = PageUp(e.A + e.B);
                     foreach (var (rs, re) in s.Regions.Covered(start, end))
                         Emit(TraceOperation.Zap(s.Id, rs, re - rs));
                 }
@@ -126,8 +125,8 @@ public sealed class PerfImporter
         {
             case PerfEventKind.EnterMmap:
             {
-                ulong start = exit.A, end = PageUp(start + enter.B);
-                if (end <= start)
+                ulong start = exit.A; // page-aligned: the parser refuses other results
+                if (!Pages(start, enter.B, out _, out ulong end))
                     return;
                 if (s.Regions.Covered(start, end).Count > 0)
                     Unmap(s, start, end);
@@ -138,11 +137,13 @@ public sealed class PerfImporter
                 return;
             }
             case PerfEventKind.EnterMunmap:
-                Unmap(s, enter.A & ~PageMask, PageUp(enter.A + enter.B));
+                if (Pages(enter.A, enter.B, out ulong unmapStart, out ulong unmapEnd))
+                    Unmap(s, unmapStart, unmapEnd);
                 return;
             case PerfEventKind.EnterMprotect:
             {
-                ulong start = enter.A & ~PageMask, end = PageUp(enter.A + enter.B);
+                if (!Pages(enter.A, enter.B, out ulong start, out ulong end))
+                    return;
                 // Exec-time mappings (e.g. RELRO of the binary) were never seen: map them first.
                 foreach (var (hs, he) in s.Regions.Holes(start, end))
                     MapImplicit(s, hs, he);
@@ -207,6 +208,17 @@ public sealed class PerfImporter
         : TraceProtection.None;
 
     private static ulong PageUp(ulong x) => (x + PageMask) & ~PageMask;
+
+    /// <summary>
+    /// The pages of [address, address + length); false when that is empty or leaves the user
+    /// address space: the kernel refuses such a call (or makes it a no-op), so there is nothing to apply.
+    /// </summary>
+    private static bool Pages(ulong address, ulong length, out ulong start, out ulong end)
+    {
+        start = address & ~PageMask;
+        end = PageUp(address + length);
+        return length != 0 && address + length > address && address + length <= PerfEvent.UserEnd;
+    }
 
     private void Emit(TraceOperation op)
     {

@@ -45,7 +45,7 @@ public static class PerfRecorder
         }
     }
 
-    /// <summary>Records <paramref name="command"/> into <paramref name="output"/>.</summary>
+    /// <summary>Records <paramref name="command"/> into <paramref name="output"/> (written in place, deleted on failure: see <see cref="Convert"/>).</summary>
     /// <param name="log">Progress lines for the user (stderr).</param>
     public static RecordSummary Record(string output, IReadOnlyList<string> command, IEnumerable<int>? pidFilter, TextWriter log)
     {
@@ -87,9 +87,15 @@ public static class PerfRecorder
         }
     }
 
-    /// <summary>Converts an existing perf.data (recorded with <see cref="Tracepoints"/>) into a .nettrace.</summary>
+    /// <summary>
+    /// Converts an existing perf.data (recorded with <see cref="Tracepoints"/>) into a .nettrace.
+    /// <paramref name="output"/> is written in place and deleted if anything fails, so pass a
+    /// temporary path to keep an existing file until the new one is complete (`fastpt record`
+    /// writes through its AtomicFile).
+    /// </summary>
     public static RecordSummary Convert(string perfData, string output, string commandLine, IEnumerable<int>? pidFilter, TextWriter log)
     {
+        CheckPerf(); // a missing perf is a clear RecordException, not a failed process start
         var psi = new ProcessStartInfo(PerfExecutable)
         {
             RedirectStandardOutput = true,
@@ -102,10 +108,10 @@ public static class PerfRecorder
         var counts = new long[Enum.GetValues<TraceOpKind>().Length];
         PerfImporter? importer = null;
         PerfScriptParser? parser = null;
-        string tempOut = output + ".partial";
+        bool complete = false;
         try
         {
-            NettraceWriter.Record(tempOut, () =>
+            NettraceWriter.Record(output, () =>
             {
                 using var perf = Process.Start(psi) ?? throw new RecordException("could not start `perf script`.");
                 Task<string> stderr = perf.StandardError.ReadToEndAsync();
@@ -128,14 +134,15 @@ public static class PerfRecorder
             });
             // EventPipe drops events silently when its buffer overflows: check the file holds them all.
             long emitted = counts.Sum(), read = 0;
-            NettraceReader.Read(tempOut, _ => read++);
+            NettraceReader.Read(output, _ => read++);
             if (read != emitted)
                 throw new RecordException($"the EventPipe session kept {read} of {emitted} operations; nothing was written. Retry on a less loaded machine.");
-            File.Move(tempOut, output, overwrite: true);
+            complete = true;
         }
         finally
         {
-            File.Delete(tempOut);
+            if (!complete)
+                File.Delete(output);
         }
         foreach (string w in parser!.Warnings)
             log.WriteLine("warning: " + w);

@@ -35,7 +35,8 @@ public sealed partial class PerfScriptParser
     public IReadOnlyList<string> Warnings => _warnings;
 
     // "   thread name with spaces  1234/1235    278.689318:  exceptions:page_fault_user: address=..."
-    [GeneratedRegex(@"^\s*(?<comm>.*?)\s+(?<pid>-?\d+)/(?<tid>-?\d+)\s+(?<time>\d+\.\d+):\s+(?<rest>.*)$", RegexOptions.CultureInvariant)]
+    // NonBacktracking: linear in the line; the backtracking engine took minutes on a fuzzed line of digits and spaces (docs/fuzzing.md).
+    [GeneratedRegex(@"^\s*(?<comm>.*?)\s+(?<pid>-?\d+)/(?<tid>-?\d+)\s+(?<time>\d+\.\d+):\s+(?<rest>.*)$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking)]
     private static partial Regex HeaderRegex();
 
     public IEnumerable<PerfEvent> Read()
@@ -153,8 +154,23 @@ public sealed partial class PerfScriptParser
                     return (false, default, $"{name} without field '{keys[i]}'");
             }
         }
-        return (true, new PerfEvent(kind, pid, tid, comm, time, v[0], v[1], v[2], v[3], lineNumber), null);
+        var ev = new PerfEvent(kind, pid, tid, comm, time, v[0], v[1], v[2], v[3], lineNumber);
+        return Impossible(ev) is { } why ? (false, default, why) : (true, ev, null);
     }
+
+    /// <summary>
+    /// Values no kernel reports: a user fault, mmap result or break outside the user address
+    /// space, or an mmap result that is not page-aligned. Such a line is corrupt, and the
+    /// importer would otherwise map garbage.
+    /// </summary>
+    private static string? Impossible(in PerfEvent e) => e.Kind switch
+    {
+        PerfEventKind.PageFault when e.A >= PerfEvent.UserEnd => $"user page fault at 0x{e.A:x}, above the user address space",
+        PerfEventKind.ExitMmap when !e.IsErrorReturn && (e.A >= PerfEvent.UserEnd || (e.A & 0xFFF) != 0) =>
+            $"mmap returned 0x{e.A:x}, which is neither a page-aligned user address nor an error number",
+        PerfEventKind.ExitBrk when e.A >= PerfEvent.UserEnd => $"brk returned 0x{e.A:x}, above the user address space",
+        _ => null,
+    };
 
     /// <summary>Finds "key: 0x..." (syscalls) or "key=0x..." (other tracepoints) as a whole word.</summary>
     private static bool TryField(ReadOnlySpan<char> fields, string key, out ulong value)

@@ -1,31 +1,34 @@
 using FastPT.Entries;
+using FastPT.Memory;
 using FastPT.Paging;
 using FastPT.Traces.Operations;
-using FastPT.Traces.Perf;
 using FastPT.Uffd;
 using FastPT.Walk;
 
 namespace FastPT.Traces.Replay;
 
 /// <summary>The engine: one <see cref="MemoryModel"/> (an mm on FastPT's own tables) per space.</summary>
-public sealed class EngineTarget : IReplayTarget
+public sealed class EngineTarget : IReplayTarget, ITablesTarget
 {
     private readonly MemoryModel _model;
-    private readonly RegionMap _regions = new();
     // Replay has no TLB to invalidate: each operation's plan is dropped after the call.
     private readonly FlushPlan _flush = new();
 
-    public EngineTarget(TraceFeatures features)
+    /// <param name="tables">Where the space's tables come from (e.g. a <see cref="TablePool"/>); null: its own.</param>
+    public EngineTarget(TraceFeatures features, ITableSource? tables = null)
     {
         var f = UffdFeatures.None;
         if ((features & TraceFeatures.WpUnpopulated) != 0)
             f |= UffdFeatures.WpUnpopulated;
         if ((features & TraceFeatures.WpAsync) != 0)
             f |= UffdFeatures.WpAsync;
-        _model = new MemoryModel(f);
+        _model = new MemoryModel(f, tables);
     }
 
-    /// <summary>Wraps a model built elsewhere (to digest it); regions mapped before are not tracked.</summary>
+    /// <summary>A factory whose spaces take their tables from <paramref name="pool"/> (it lives as long as the factory).</summary>
+    public static ReplayTargetFactory Factory(TablePool pool) => (_, features) => new EngineTarget(features, pool.ForSpace());
+
+    /// <summary>Wraps a model built elsewhere (to digest it).</summary>
     public EngineTarget(MemoryModel model) => _model = model;
 
     public MemoryModel Model => _model;
@@ -38,19 +41,10 @@ public sealed class EngineTarget : IReplayTarget
 
     public long TablesInUse => _model.TablesInUse;
 
-    public IEnumerable<(ulong Start, ulong Length)> Regions => _regions.All.Select(r => (r.Start, r.End - r.Start));
-
-    public void MapRegion(ulong start, ulong length, TraceRegionKind kind, TraceProtection protection)
-    {
+    public void MapRegion(ulong start, ulong length, TraceRegionKind kind, TraceProtection protection) =>
         _model.Map(start, length, kind == TraceRegionKind.File ? Backing.File : Backing.Anon, (MemoryProtection)protection);
-        _regions.Add(start, start + length);
-    }
 
-    public void Unmap(ulong start, ulong length)
-    {
-        _model.Unmap(start, length, Flushed());
-        _regions.Remove(start, start + length);
-    }
+    public void Unmap(ulong start, ulong length) => _model.Unmap(start, length, Flushed());
 
     public TraceAccessOutcome Access(ulong address, bool write) => _model.Access(address, write, Flushed()).Outcome switch
     {
@@ -69,6 +63,8 @@ public sealed class EngineTarget : IReplayTarget
     public void WriteProtect(ulong start, ulong length, bool protect) => _model.WriteProtect(start, length, protect, Flushed());
 
     public void Unregister(ulong start, ulong length) => _model.Unregister(start, length, Flushed());
+
+    public ulong Pagemap(ulong address) => _model.Pagemap(address);
 
     /// <summary>Pre-order walk of the tables: every non-zero entry that is not a pointer to a table.</summary>
     public unsafe void VisitLeaves(Action<ulong, int, ulong> visit)

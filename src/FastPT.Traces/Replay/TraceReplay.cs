@@ -1,31 +1,85 @@
 using FastPT.Traces.Nettrace;
+using FastPT.Traces.Operations;
 
 namespace FastPT.Traces.Replay;
 
-/// <summary>Streams a .nettrace with TraceEvent into a <see cref="Replayer"/>.</summary>
+/// <summary>Replays of a whole trace: the targets by name, one pass, and timed warm passes.</summary>
 public static class TraceReplay
 {
-    /// <summary>The targets `fastpt replay --target` knows, default first.</summary>
-    public static readonly IReadOnlyDictionary<string, ReplayTargetFactory> Targets = new Dictionary<string, ReplayTargetFactory>
-    {
-        ["engine"] = (_, features) => new EngineTarget(features),
-        ["reference"] = (_, _) => new ReferenceTarget(),
-    };
-
     public const string DefaultTarget = "engine";
 
-    /// <param name="progress">Called now and then with the number of operations read so far.</param>
-    public static (ReplayResult Result, TraceReadSummary Summary) Run(string path, string target, long snapshotEvery, Action<long>? progress = null)
+    /// <summary>The targets `fastpt replay --target` knows, default first.</summary>
+    public static IReadOnlyList<string> Targets { get; } = ["engine", "kernel"];
+
+    /// <summary>
+    /// The factory for one trace's spaces: the engine's share a <see cref="TablePool"/> (warm
+    /// across passes, as the kernel's page allocator is); the kernel target lays out its
+    /// reservations from the operations.
+    /// </summary>
+    public static ReplayTargetFactory Factory(string target, IReadOnlyList<TraceOperation> operations) => target switch
     {
-        if (!Targets.TryGetValue(target, out ReplayTargetFactory? factory))
-            throw new ArgumentException($"unknown replay target '{target}'; known: {string.Join(", ", Targets.Keys)}.", nameof(target));
+        "engine" => EngineTarget.Factory(new TablePool()),
+        "kernel" => KernelTarget.Factory(operations),
+        _ => throw new ArgumentException($"unknown replay target '{target}'; known: {string.Join(", ", Targets)}.", nameof(target)),
+    };
+
+    /// <summary>One pass into fresh targets.</summary>
+    public static ReplayResult Replay(IReadOnlyList<TraceOperation> operations, string target, ReplayTargetFactory factory, long snapshotEvery = 0)
+    {
         using var replayer = new Replayer(factory, target, snapshotEvery);
-        TraceReadSummary summary = NettraceReader.Read(path, op =>
-        {
-            replayer.Add(op);
-            if (progress is not null && replayer.OperationsSeen % 10_000 == 0)
-                progress(replayer.OperationsSeen);
-        });
-        return (replayer.Finish(), summary);
+        replayer.Run(operations);
+        return replayer.Finish();
     }
+
+    /// <summary>Reads a trace and replays it once into the target (cold: the first pass pays the JIT).</summary>
+    public static (ReplayResult Result, TraceReadSummary Summary) Run(string path, string target, long snapshotEvery)
+    {
+        var (ops, summary) = NettraceReader.ReadAll(path);
+        return (Replay(ops, target, Factory(target, ops), snapshotEvery), summary);
+    }
+
+    /// <summary>
+    /// Timed passes of one trace into each target in one process. Warm: one untimed pass of each
+    /// target first (the JIT compiles the paths the trace takes; cold figures time the compiler
+    /// too). Then <paramref name="repetitions"/> passes of each, interleaved, so the slow phases of
+    /// a loaded machine hit every target alike and the per-pass ratios pair up.
+    /// </summary>
+    public static IReadOnlyList<ReplayMeasurement> Measure(IReadOnlyList<TraceOperation> operations, IReadOnlyList<string> targets,
+        long snapshotEvery = 0, int repetitions = 3, bool warmUp = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(repetitions, 1);
+        var factories = targets.Select(t => Factory(t, operations)).ToList();
+        if (warmUp)
+        {
+            for (int t = 0; t < targets.Count; t++)
+                Replay(operations, targets[t], factories[t], snapshotEvery);
+        }
+        var seconds = targets.Select(_ => new double[repetitions]).ToList();
+        var last = new ReplayResult[targets.Count];
+        for (int i = 0; i < repetitions; i++)
+        {
+            for (int t = 0; t < targets.Count; t++)
+            {
+                last[t] = Replay(operations, targets[t], factories[t], snapshotEvery);
+                seconds[t][i] = last[t].Seconds;
+            }
+        }
+        return [.. targets.Select((_, t) => new ReplayMeasurement(last[t], seconds[t], warmUp))];
+    }
+}
+
+/// <summary>Timed passes of one target: the last pass's result and the seconds of each.</summary>
+public sealed record ReplayMeasurement(ReplayResult Result, IReadOnlyList<double> Seconds, bool Warm)
+{
+    public double MedianSeconds
+    {
+        get
+        {
+            double[] s = [.. Seconds.Order()];
+            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        }
+    }
+
+    /// <summary>Operations per second at the median pass.</summary>
+    public double OperationsPerSecond => MedianSeconds > 0 ? Result.Operations / MedianSeconds : 0;
 }

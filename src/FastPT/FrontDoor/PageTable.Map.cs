@@ -1,4 +1,5 @@
 using FastPT.Entries;
+using FastPT.Kernels;
 using FastPT.Operations;
 using FastPT.Paging;
 using FastPT.Walk;
@@ -128,7 +129,7 @@ public sealed unsafe partial class PageTable
     {
         if (start == end)
             return;
-        var op = new ZapOp(ZapParams.Unmap, freeTables: false);
+        var op = new ZapOp<ExclusiveTables>(ZapParams.Unmap, freeTables: false);
         RangeWalker.Walk(_space, start, end, ref op, new FlushPlan());
         // Tables left empty, from the lowest one on each 2 MiB step's path upward.
         for (ulong va = start & ~((1UL << 21) - 1); va < end; va += 1UL << 21)

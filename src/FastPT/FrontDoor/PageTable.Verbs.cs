@@ -212,7 +212,9 @@ public sealed partial class PageTable
     /// combined over all levels (U/S, R/W, XD), CR0.WP, SMEP, SMAP and protection keys from
     /// <paramref name="cpu"/>, reserved bits checked; on success A is set in every entry used
     /// and D in the leaf on a write (atomically). On failure the result holds the #PF error
-    /// code and the level that stopped the walk; nothing is set.
+    /// code and the level that stopped the walk; nothing is set. When a link (in tables a guest
+    /// wrote) names a table where the guest has no RAM, the result is neither:
+    /// <see cref="TranslateResult.OutsideGuestMemory"/>, with that table's address and level.
     /// </summary>
     /// <param name="va">The virtual address, canonical for the table's levels.</param>
     /// <param name="access">Read, write or instruction fetch.</param>

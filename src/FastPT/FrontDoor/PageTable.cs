@@ -59,7 +59,7 @@ public sealed partial class PageTable : IDisposable
     {
     }
 
-    private PageTable(ITableSource tables, PageTableOptions options, bool owned)
+    private PageTable(ITableSource tables, PageTableOptions options, bool owned, ulong? attachCr3 = null)
     {
         ArgumentNullException.ThrowIfNull(tables);
         if (!owned && options.MaxTables != 0)
@@ -71,7 +71,7 @@ public sealed partial class PageTable : IDisposable
         _ownedTables = owned ? tables as IDisposable : null;
         try
         {
-            _space = new AddressSpace(tables, options.Levels);
+            _space = attachCr3 is { } cr3 ? AddressSpace.Attach(tables, cr3, options.Levels) : new AddressSpace(tables, options.Levels);
         }
         catch (Exception e) when (IsEngineError(e))
         {
@@ -112,6 +112,44 @@ public sealed partial class PageTable : IDisposable
                 $"guest memory 0x{guestPhysicalBase:X} + 0x{length:X} bytes ends above 2^52, where entries cannot link tables; place it lower");
         return new PageTable(new GuestMemoryTableSource((byte*)hostAddress, guestPhysicalBase, length), options);
     }
+
+    /// <summary>
+    /// The page table a guest built itself, starting at its <paramref name="cr3"/>: every verb
+    /// works on the guest's tables in place, reaching them only through
+    /// <paramref name="memory"/>, so a guest's link into a hole stops the walk with a defined
+    /// outcome (<see cref="TranslateResult.OutsideGuestMemory"/>, or
+    /// <see cref="WalkStatus.OutsideGuestMemory"/> from a range verb) instead of a stray access. The guest's tables
+    /// are never freed; tables FastPT must add (a split, a new level) come from the pool
+    /// [<paramref name="poolGuestPhysical"/>, + <paramref name="poolSize"/>), and without one
+    /// such a verb fails with <see cref="PageTableError.OutOfTables"/>.
+    /// </summary>
+    /// <param name="memory">The guest's RAM: its regions (memory slots) at their guest-physical addresses.</param>
+    /// <param name="cr3">The guest's CR3; bits 12..51 locate the root table.</param>
+    /// <param name="poolGuestPhysical">Start of guest RAM FastPT may use for new tables, 4 KiB-aligned.</param>
+    /// <param name="poolSize">Bytes in that pool; 0 for none.</param>
+    /// <param name="options">Levels (as the guest's CR4.LA57) and how verbs walk; <see cref="PageTableOptions.MaxTables"/> must be 0.</param>
+    /// <exception cref="PageTableException">The root or the pool is not in guest RAM, or the options are invalid.</exception>
+    public static PageTable Attach(GuestMemoryMap memory, ulong cr3, ulong poolGuestPhysical = 0, ulong poolSize = 0, PageTableOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        GuestMemoryTableSource tables;
+        try
+        {
+            tables = new GuestMemoryTableSource(memory, poolGuestPhysical, poolSize);
+        }
+        catch (ArgumentException e)
+        {
+            throw new PageTableException(PageTableError.InvalidArgument, e.Message, e);
+        }
+        return new PageTable(tables, options ?? new PageTableOptions(), owned: false, attachCr3: cr3);
+    }
+
+    /// <summary>
+    /// Checks the tables' structure (it reads every table: for tests and debug builds): each
+    /// table reachable once, every entry valid for its level, no table leaked. Returns every
+    /// problem found; <see cref="SpaceVerification.ThrowIfInvalid"/> fails loudly.
+    /// </summary>
+    public SpaceVerification Verify() => Space.Verify();
 
     /// <summary>The options the table was made with.</summary>
     public PageTableOptions Options { get; }

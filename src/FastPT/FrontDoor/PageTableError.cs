@@ -25,6 +25,10 @@ public enum PageTableError
     /// <summary>The table memory has no 4 KiB table left (or <see cref="PageTableOptions.MaxTables"/> is reached).</summary>
     OutOfTables = 7,
 
-    /// <summary>An entry links to a table outside the table memory (tables a guest wrote itself).</summary>
+    /// <summary>
+    /// An entry links to a table outside the table memory (tables a guest wrote itself), where
+    /// no result can say so: range verbs return <see cref="WalkStatus.OutsideGuestMemory"/> and
+    /// <see cref="PageTable.Translate"/> <see cref="TranslateResult.OutsideGuestMemory"/> instead.
+    /// </summary>
     CorruptTables = 8,
 }

@@ -28,7 +28,7 @@ internal static unsafe class ChangeProtectionScalar
         {
             if (TMode.Shared)
             {
-                changed += ApplyShared(entries + i, Volatile.Read(ref entries[i]), p, i, flush);
+                changed += ApplyShared<TMode>(entries + i, Volatile.Read(ref entries[i]), p, i, flush);
                 continue;
             }
             ulong old = entries[i];
@@ -50,14 +50,15 @@ internal static unsafe class ChangeProtectionScalar
     /// earlier: compare-exchange, and on failure (a walker set A/D meanwhile) apply the rule
     /// to what is there now, so no concurrently set bit is lost. Returns 1 if counted.
     /// </summary>
-    public static int ApplyShared(ulong* slot, ulong seen, in ChangeProtectionParams p, int index, Span<ulong> flush)
+    public static int ApplyShared<TMode>(ulong* slot, ulong seen, in ChangeProtectionParams p, int index, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode
     {
         while (true)
         {
             ulong v = ChangeProtectionRule.Apply(seen, p, out bool counted);
             if (v == seen)
                 return counted ? 1 : 0;
-            if (TableWrite.TryCommit<SharedTables>(slot, v, ref seen))
+            if (TableWrite.TryCommit<TMode>(slot, v, ref seen))
             {
                 if (FlushRules.NeedsFlush(seen, v))
                     KernelBits.Set(flush, index);

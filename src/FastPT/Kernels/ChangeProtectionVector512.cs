@@ -200,14 +200,14 @@ internal static unsafe class ChangeProtectionVector512
                         int lane = BitOperations.TrailingZeroCount(changedBits);
                         changedBits &= changedBits - 1;
                         ulong seen = old[lane];
-                        ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
+                        ulong now = TMode.CompareExchange(at + lane, v[lane], seen);
                         if (now == seen)
                             continue;
                         // A walker set A/D since the load: redo this entry from what is there now.
                         ulong bit = 1UL << lane;
                         countedBits &= ~bit;
                         flushBits &= ~bit;
-                        changed += ChangeProtectionScalar.ApplyShared(at + lane, now, p, i + lane, flush);
+                        changed += ChangeProtectionScalar.ApplyShared<TMode>(at + lane, now, p, i + lane, flush);
                     }
                 }
             }

@@ -27,7 +27,7 @@ internal static unsafe class HarvestScalar
     /// <summary>
     /// Moves one entry last read as <paramref name="seen"/> if it is present with <paramref name="from"/>
     /// set. In shared tables the write is atomic against the value there now (an AND when nothing
-    /// is set, a compare-exchange otherwise), so an A/D bit a walker sets meanwhile is kept;
+    /// is set, a compare-exchange otherwise, both through the write mode so a test can race them), so an A/D bit a walker sets meanwhile is kept;
     /// <paramref name="seen"/> ends as the value the move replaced.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -39,7 +39,7 @@ internal static unsafe class HarvestScalar
             return false;
         if (TMode.Shared && to == 0)
         {
-            seen = Interlocked.And(ref *slot, ~from); // what was there when the bit went
+            seen = TMode.And(slot, ~from); // what was there when the bit went
             return (seen & want) == want;
         }
         while (!TableWrite.TryCommit<TMode>(slot, (seen & ~from) | to, ref seen))

@@ -345,7 +345,7 @@ internal static unsafe class ScanVector256
             int lane = BitOperations.TrailingZeroCount(changedBits);
             changedBits &= changedBits - 1;
             ulong seen = old[lane];
-            ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
+            ulong now = TMode.CompareExchange(at + lane, v[lane], seen);
             if (now == seen)
                 continue;
             ulong bit = 1UL << lane;

@@ -81,7 +81,7 @@ internal static unsafe class ZapVector256
                         int lane = BitOperations.TrailingZeroCount(changedBits);
                         changedBits &= changedBits - 1;
                         ulong seen = old[lane];
-                        ulong now = Interlocked.CompareExchange(ref at[lane], v[lane], seen);
+                        ulong now = TMode.CompareExchange(at + lane, v[lane], seen);
                         if (now == seen)
                             continue;
                         // A walker set A/D since the load: redo this entry from what is there now.

@@ -12,8 +12,23 @@ public unsafe interface ITableSource
     /// <summary>The table at a physical address this source handed out.</summary>
     ulong* Table(ulong physical);
 
+    /// <summary>
+    /// The table at a physical address read from an entry that may be hostile (a guest wrote
+    /// it), or null when the source has no memory there; never a pointer outside its memory.
+    /// Sources whose tables only FastPT writes may answer as <see cref="Table"/> does.
+    /// </summary>
+    ulong* TryTable(ulong physical) => Table(physical);
+
     /// <summary>Returns a table; its contents are irrelevant afterwards.</summary>
     void Free(ulong physical);
 
     long TablesInUse { get; }
+
+    /// <summary>
+    /// Whether <paramref name="physical"/> is the address of a table in memory this source owns
+    /// (handed out or free), so <see cref="Table"/> may be called on it. Lets
+    /// <see cref="Paging.AddressSpace.Verify"/> follow links it does not trust without touching
+    /// foreign memory. A source that cannot tell says true.
+    /// </summary>
+    bool ContainsTable(ulong physical) => true;
 }

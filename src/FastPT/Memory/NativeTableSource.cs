@@ -12,7 +12,8 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 {
     private const int MinTablesPerChunk = 64;
     private const int MaxTablesPerChunk = 512; // 2 MiB
-    private readonly List<nint> _chunks = [];
+    private readonly List<(nint Start, int Tables)> _chunks = [];
+    private (nint Start, int Tables)[] _sorted = []; // _chunks by address, rebuilt when a chunk is added
     private readonly Stack<ulong> _free = new();      // returned tables: contents unknown
     private readonly Stack<ulong> _freshZero = new(); // never handed out since their chunk was zeroed
     private readonly long _limit;
@@ -54,6 +55,28 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 
     public ulong* Table(ulong physical) => (ulong*)physical;
 
+    /// <summary>Inside one of this source's chunks (binary search over them sorted by address; not for hot paths).</summary>
+    public bool ContainsTable(ulong physical)
+    {
+        if ((physical & 4095) != 0)
+            return false;
+        if (_sorted.Length != _chunks.Count)
+            _sorted = [.. _chunks.OrderBy(c => (ulong)c.Start)];
+        int lo = 0, hi = _sorted.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            ulong start = (ulong)_sorted[mid].Start;
+            if (physical < start)
+                hi = mid - 1;
+            else if (physical - start >= (ulong)_sorted[mid].Tables * 4096)
+                lo = mid + 1;
+            else
+                return true;
+        }
+        return false;
+    }
+
     public void Free(ulong physical)
     {
         _free.Push(physical);
@@ -93,7 +116,7 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
             return false;
         }
         NativeMemory.Clear(chunk, (nuint)count * 4096); // first touch here, not in a walk
-        _chunks.Add((nint)chunk);
+        _chunks.Add(((nint)chunk, count));
         _reserved += count;
         for (int i = count - 1; i >= 0; i--)
             _freshZero.Push((ulong)chunk + (ulong)i * 4096);
@@ -102,9 +125,10 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 
     public void Dispose()
     {
-        foreach (nint chunk in _chunks)
+        foreach (var (chunk, _) in _chunks)
             NativeMemory.AlignedFree((void*)chunk);
         _chunks.Clear();
+        _sorted = [];
         _free.Clear();
         _freshZero.Clear();
         _inUse = 0;

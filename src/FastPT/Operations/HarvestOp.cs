@@ -20,12 +20,16 @@ internal readonly unsafe struct HarvestOp : ILeafOp
     private readonly bool _shared;
     private readonly bool _splitPartial;
     private readonly bool _atomicBitmap;
+    private readonly KernelIsa _isa;
 
     /// <param name="bitmap">One bit per 4 KiB page of the range from <paramref name="start"/>; bits are ORed in.</param>
     /// <param name="splitPartialHuge">Split a huge leaf the range covers in part, for 4 KiB granularity at the edges.</param>
     /// <param name="atomicBitmap">Copies of the op on other threads OR into neighbouring bits of the same words.</param>
-    public HarvestOp(ulong* bitmap, ulong start, HarvestBit which, bool sharedTables, bool splitPartialHuge = false, bool atomicBitmap = false)
+    /// <param name="isa">The kernel width (tests run every one; default: the process's).</param>
+    public HarvestOp(ulong* bitmap, ulong start, HarvestBit which, bool sharedTables, bool splitPartialHuge = false, bool atomicBitmap = false,
+        KernelIsa? isa = null)
     {
+        _isa = isa ?? KernelIsas.Selected;
         _bitmap = bitmap;
         _start = start;
         _which = which;
@@ -51,8 +55,8 @@ internal readonly unsafe struct HarvestOp : ILeafOp
         Span<ulong> got = stackalloc ulong[8];
         got.Clear();
         changed += _shared
-            ? HarvestKernels.Harvest<SharedTables>(KernelIsas.Selected, entries, count, _which, got, flush)
-            : HarvestKernels.Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, _which, got, flush);
+            ? HarvestKernels.Harvest<SharedTables>(_isa, entries, count, _which, got, flush)
+            : HarvestKernels.Harvest<ExclusiveTables>(_isa, entries, count, _which, got, flush);
         ulong page = (va - _start) >> 12;
         for (int w = 0; w < 8; w++)
         {

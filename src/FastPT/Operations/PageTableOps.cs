@@ -20,7 +20,12 @@ public static class PageTableOps
     public static WalkResult ChangeProtection(AddressSpace space, ulong start, ulong end, in ChangeProtectionParams p,
         FlushPlan flush, in WalkOptions options = default, bool splitHuge = false)
     {
-        var op = new ChangeProtectionOp(p, splitHuge, options.SharedTables);
+        if (options.SharedTables)
+        {
+            var shared = new ChangeProtectionOp<SharedTables>(p, splitHuge);
+            return Walk(space, start, end, ref shared, flush, options);
+        }
+        var op = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge);
         return Walk(space, start, end, ref op, flush, options);
     }
 
@@ -36,11 +41,19 @@ public static class PageTableOps
         return Walk(space, start, end, ref op, flush, options);
     }
 
-    /// <summary>Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left empty.</summary>
+    /// <summary>
+    /// Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left
+    /// empty (never on an attached space: those tables are the guest's).
+    /// </summary>
     public static WalkResult Zap(AddressSpace space, ulong start, ulong end, in ZapParams p,
         FlushPlan flush, in WalkOptions options = default, bool freeEmptyTables = true)
     {
-        var op = new ZapOp(p, freeEmptyTables, options.SharedTables);
+        if (options.SharedTables)
+        {
+            var shared = new ZapOp<SharedTables>(p, freeEmptyTables && !space.IsAttached);
+            return Walk(space, start, end, ref shared, flush, options);
+        }
+        var op = new ZapOp<ExclusiveTables>(p, freeEmptyTables && !space.IsAttached);
         return Walk(space, start, end, ref op, flush, options);
     }
 

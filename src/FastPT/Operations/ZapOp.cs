@@ -5,20 +5,22 @@ using FastPT.Walk;
 
 namespace FastPT.Operations;
 
-/// <summary>Zap as a walker operation: PTE runs by <see cref="ZapRule"/>, covered huge leaves cleared whole.</summary>
-internal unsafe struct ZapOp : ILeafOp
+/// <summary>
+/// Zap as a walker operation: PTE runs by <see cref="ZapRule"/>, covered huge leaves cleared
+/// whole. With <see cref="SharedTables"/> as <typeparamref name="TMode"/> each clear is a
+/// compare-exchange, so a D bit set meanwhile is seen in the value that was cleared.
+/// </summary>
+internal unsafe struct ZapOp<TMode> : ILeafOp
+    where TMode : struct, ITableWriteMode
 {
     private readonly ZapParams _p;
     private readonly bool _freeTables;
-    private readonly bool _shared;
 
     /// <param name="freeTables">Return PTE tables the zap covered entirely and left empty (Linux's page-table reclaim).</param>
-    /// <param name="sharedTables">Translations run concurrently: each clear is an atomic exchange, so a D bit set meanwhile is seen.</param>
-    public ZapOp(in ZapParams p, bool freeTables, bool sharedTables = false)
+    public ZapOp(in ZapParams p, bool freeTables)
     {
         _p = p;
         _freeTables = freeTables;
-        _shared = sharedTables;
     }
 
     public readonly bool PopulateTables => false;
@@ -36,12 +38,9 @@ internal unsafe struct ZapOp : ILeafOp
         !covered || _p.KeepUffdWpAsMarker && (entry & Pte.UffdWp) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-
     public readonly bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
-        changed += _shared
-            ? ZapKernels.Apply<SharedTables>(KernelIsas.Selected, entries, count, _p, flush)
-            : ZapKernels.Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, _p, flush);
+        changed += ZapKernels.Apply<TMode>(KernelIsas.Selected, entries, count, _p, flush);
         return true;
     }
 
@@ -49,12 +48,14 @@ internal unsafe struct ZapOp : ILeafOp
 
     public readonly HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
     {
-        // Shared tables: an exchange, so the value cleared is the one a vCPU last wrote.
-        ulong old = _shared ? Interlocked.Exchange(ref *entry, 0UL) : *entry;
-        if (LinuxPte.IsNone(old))
-            return HugeAction.Done;
-        *entry = 0;
-        if (LinuxPte.IsPmdPresent(old))
+        ulong seen = TMode.Shared ? Volatile.Read(ref *entry) : *entry;
+        do
+        {
+            if (LinuxPte.IsNone(seen))
+                return HugeAction.Done;
+        }
+        while (!TableWrite.TryCommit<TMode>(entry, 0, ref seen)); // pmdp_huge_get_and_clear
+        if (LinuxPte.IsPmdPresent(seen))
         {
             changed += 512L << (9 * (level - 2));
             flush = true;

@@ -12,24 +12,36 @@ namespace FastPT.Paging;
 public sealed unsafe partial class AddressSpace : IDisposable
 {
     private readonly ITableSource _tables;
+    // The walk's table lookup without an interface call: native tables are at their own address,
+    // guest tables are looked up (checked) in guest RAM; any other source goes through TryTable.
+    private readonly bool _direct;
+    private readonly GuestMemoryMap? _guest;
     private bool _disposed;
 
     public AddressSpace(ITableSource tables, int levels = 4)
+        : this(tables, levels, attached: false)
     {
-        ArgumentNullException.ThrowIfNull(tables);
-        if (levels is not (4 or 5))
-            throw new ArgumentOutOfRangeException(nameof(levels), levels, "x86-64 paging has 4 or 5 levels");
-        _tables = tables;
-        Levels = levels;
         if (!tables.TryAllocate(out ulong root))
             throw new TableAllocationException("the table source has no table for the root of a new address space");
         Root = root;
     }
 
+    private AddressSpace(ITableSource tables, int levels, bool attached)
+    {
+        ArgumentNullException.ThrowIfNull(tables);
+        if (levels is not (4 or 5))
+            throw new ArgumentOutOfRangeException(nameof(levels), levels, "x86-64 paging has 4 or 5 levels");
+        _tables = tables;
+        _direct = tables is NativeTableSource;
+        _guest = (tables as GuestMemoryTableSource)?.Memory;
+        Levels = levels;
+        IsAttached = attached;
+    }
+
     public int Levels { get; }
 
     /// <summary>Physical address of the top-level table: the value to load into CR3.</summary>
-    public ulong Root { get; }
+    public ulong Root { get; private set; }
 
     public ITableSource Tables => _tables;
 
@@ -45,9 +57,15 @@ public sealed unsafe partial class AddressSpace : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong* Table(ulong physical) => _tables.Table(physical);
 
+    /// <summary>The table at a physical address read from an entry, or null where the source has no memory (a hostile link).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong* TryTable(ulong physical) =>
+        _direct ? (ulong*)physical : _guest != null ? _guest.TryPage(physical) : _tables.TryTable(physical);
+
     public ulong* RootTable => _tables.Table(Root);
 
     /// <summary>True when va is canonical: bits above VirtualBits-1 copy that bit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsCanonical(ulong va)
     {
         int shift = 64 - VirtualBits;
@@ -73,19 +91,22 @@ public sealed unsafe partial class AddressSpace : IDisposable
         return ref *e;
     }
 
-    /// <summary>Pointer to the entry at a level on va's path, or null if the path stops earlier.</summary>
+    /// <summary>
+    /// Pointer to the entry at a level on va's path, or null if the path stops earlier (a
+    /// missing table, a larger leaf, or a link to a table outside the source's memory).
+    /// </summary>
     public ulong* TryGetEntry(ulong va, int level)
     {
         CheckLevel(level);
-        ulong* table = RootTable;
-        for (int l = Levels; l > level; l--)
+        ulong* table = TryTable(Root);
+        for (int l = Levels; l > level && table != null; l--)
         {
             ulong e = table[Index(va, l)];
             if ((e & Pte.Present) == 0 || IsLeaf(e, l))
                 return null;
-            table = Table(e & Pte.PfnMask);
+            table = TryTable(e & Pte.PfnMask);
         }
-        return table + Index(va, level);
+        return table == null ? null : table + Index(va, level);
     }
 
     /// <summary>Finds the leaf entry for va: a present leaf at any level, or the lowest non-present slot reached.</summary>
@@ -150,6 +171,8 @@ public sealed unsafe partial class AddressSpace : IDisposable
     /// </summary>
     public int FreeEmptyTables(ulong va, int fromLevel)
     {
+        if (IsAttached)
+            return 0; // the guest's tables are the guest's: emptied, never unlinked or freed
         Span<nint> path = stackalloc nint[6];
         ulong* table = RootTable;
         int l = Levels;
@@ -238,13 +261,14 @@ public sealed unsafe partial class AddressSpace : IDisposable
             throw new ArgumentOutOfRangeException(nameof(va), $"0x{va:X} is not canonical for {Levels}-level paging ({VirtualBits} bits)");
     }
 
-    /// <summary>Returns every table below the root to the source, then the root.</summary>
+    /// <summary>Returns every table below the root to the source, then the root; an attached space frees nothing.</summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
-        FreeSubtree(Root, Levels);
+        if (!IsAttached)
+            FreeSubtree(Root, Levels);
     }
 
     private void FreeSubtree(ulong tablePa, int level)

@@ -54,22 +54,17 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     public void Map(ulong start, ulong length, Backing backing, MemoryProtection protection, bool hugePageHint = false)
     {
         CheckRange(start, length);
-        if (_vmas.Any(v => v.Start < start + length && start < v.End))
-            throw new InvalidOperationException($"[0x{start:X}, 0x{start + length:X}) overlaps an existing mapping; unmap it first");
+        ulong end = start + length;
+        int i = FirstEndingAfter(start);
+        if (i < _vmas.Count && _vmas[i].Start < end)
+            throw new InvalidOperationException($"[0x{start:X}, 0x{end:X}) overlaps an existing mapping; unmap it first");
         if (hugePageHint && backing != Backing.Anon)
             throw new ArgumentException("transparent huge pages are modelled for anonymous memory only", nameof(hugePageHint));
-        var vma = new Vma
-        {
-            Start = start,
-            End = start + length,
-            Backing = backing,
-            Protection = protection,
-            HugePageHint = hugePageHint,
-            File = backing == Backing.File ? new ShmemFile((long)(length >> 12)) : null,
-            Account = backing == Backing.Anon && protection == MemoryProtection.ReadWrite, // accountable_mapping
-        };
-        int i = _vmas.FindIndex(v => v.Start > start);
-        _vmas.Insert(i < 0 ? _vmas.Count : i, vma);
+        var vma = NewVma(start, end, backing, protection, hugePageHint,
+            backing == Backing.File ? new ShmemFile((long)(length >> 12)) : null,
+            account: backing == Backing.Anon && protection == MemoryProtection.ReadWrite); // accountable_mapping
+        _vmas.Insert(i, vma);
+        NoteMapBoundaries(i);
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.MapRegion(TraceSpace, start, length, (int)backing, (int)protection, 0);
     }
@@ -83,13 +78,15 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         ulong end = start + length;
         SplitHugeAtEdges(start, end, flush);
         long changed = 0, freed = 0;
-        foreach (var v in Split(start, end))
+        int first = Split(start, end), last = first;
+        for (; last < _vmas.Count && _vmas[last].Start < end; last++)
         {
-            var r = PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush);
+            var v = _vmas[last];
+            var r = Completed(PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush), "munmap");
             changed += r.EntriesChanged;
             freed += r.TablesFreed;
-            _vmas.Remove(v);
         }
+        RemoveVmas(first, last - first);
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Unmap(TraceSpace, start, length, 0, changed, freed);
     }
@@ -98,9 +95,15 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     public void RegisterWriteProtect(ulong start, ulong length)
     {
         CheckRange(start, length);
-        foreach (var v in RequireMapped(start, start + length))
-            v.UffdWp = true;
-        Merge();
+        ulong end = start + length;
+        int i = RequireMappedFrom(start, end);
+        ulong lo = _vmas[i].Start, hi = lo;
+        for (; i < _vmas.Count && _vmas[i].Start < end; i++)
+        {
+            _vmas[i].UffdWp = true;
+            hi = _vmas[i].End;
+        }
+        Merge(lo, hi);
         if (FastPTEventSource.Log.UffdEnabled())
             FastPTEventSource.Log.RegisterWp(TraceSpace, start, length, 0, 0);
     }
@@ -116,14 +119,15 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
         SplitHugeAtEdges(start, end, flush);
-        foreach (var v in Split(start, end))
+        for (int i = Split(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
+            var v = _vmas[i];
             if (!v.UffdWp)
                 continue;
-            ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush);
+            Completed(ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush), "UFFDIO_UNREGISTER");
             v.UffdWp = false;
         }
-        Merge();
+        Merge(start, end);
         if (FastPTEventSource.Log.UffdEnabled())
             FastPTEventSource.Log.Unregister(TraceSpace, start, length, 0);
     }
@@ -172,8 +176,9 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
-        foreach (var vma in RequireMapped(start, end))
+        for (int i = RequireMappedFrom(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
+            var vma = _vmas[i];
             if (vma.Protection == protection)
                 continue; // mprotect_fixup: unchanged flags neither split the VMA nor touch its tables
             ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
@@ -185,14 +190,14 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             else if (protection != MemoryProtection.ReadWrite && vma.Account && vma.Anonymous && vma.AnonVma == 0)
                 account = false;
             SplitHugeAtEdges(s, e, flush);
-            foreach (var v in Split(s, e))
-            {
-                v.Protection = protection;
-                v.Account = account;
-                ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None, flush);
-            }
+            // Only this VMA holds s or e, so the part inside is the one VMA at the index Split returns.
+            i = Split(s, e);
+            var v = _vmas[i];
+            v.Protection = protection;
+            v.Account = account;
+            Completed(ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.None, flush), "mprotect");
         }
-        Merge();
+        Merge(start, end);
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Protect(TraceSpace, start, length, (int)protection, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
     }
@@ -204,12 +209,13 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
-        var vmas = RequireMapped(start, end);
+        int first = RequireMappedFrom(start, end);
         SplitHugeAtEdges(start, end, flush);
-        foreach (var v in vmas)
+        for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)
         {
+            var v = _vmas[i];
             var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
-            PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush);
+            Completed(PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush), "MADV_DONTNEED");
         }
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Zap(TraceSpace, start, length, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
@@ -224,6 +230,14 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         return PageTableOps.ChangeProtection(Space, start, end, p, flush, splitHuge: splitHuge);
     }
 
+    /// <summary>
+    /// A walk inside a verb that does not return its <see cref="WalkResult"/> must not stop part-way
+    /// unnoticed: out of tables, the verb throws (what went before is done and in the flush plan).
+    /// </summary>
+    private static WalkResult Completed(WalkResult r, string verb) => r.Status == WalkStatus.OutOfTables
+        ? throw new TableAllocationException($"{verb}: out of page tables at 0x{r.WalkEnd:X}; everything below it was done and is in the flush plan, so call again once tables are available")
+        : r;
+
     /// <summary>The length of the mapping created at start (all VMAs split from it since).</summary>
     public ulong RegionLength(ulong start)
     {
@@ -233,28 +247,6 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             if (v.Start == end)
                 end = v.End;
         return end - start;
-    }
-
-    /// <summary>The VMA containing va (binary search: VMAs are sorted and disjoint).</summary>
-    private Vma? FindVma(ulong va)
-    {
-        int i = FirstEndingAfter(va);
-        return i < _vmas.Count && _vmas[i].Start <= va ? _vmas[i] : null;
-    }
-
-    /// <summary>Index of the first VMA whose end lies above va (Count if none).</summary>
-    private int FirstEndingAfter(ulong va)
-    {
-        int lo = 0, hi = _vmas.Count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_vmas[mid].End <= va)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return lo;
     }
 
     /// <summary>
@@ -273,14 +265,6 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             : ++_lastAnonVma;
     }
 
-    private List<Vma> RequireMapped(ulong start, ulong end)
-    {
-        var list = new List<Vma>();
-        for (int i = RequireMappedFrom(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
-            list.Add(_vmas[i]);
-        return list;
-    }
-
     /// <summary>Throws unless VMAs cover [start, end) without a hole; returns the first one's index.</summary>
     private int RequireMappedFrom(ulong start, ulong end)
     {
@@ -291,41 +275,6 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         if (at < end)
             throw new InvalidOperationException($"[0x{start:X}, 0x{end:X}) is not entirely mapped (hole at 0x{at:X}); the kernel would fail with ENOMEM");
         return first;
-    }
-
-    /// <summary>Splits VMAs so that start and end are VMA boundaries; returns the VMAs inside.</summary>
-    private List<Vma> Split(ulong start, ulong end)
-    {
-        for (int i = 0; i < _vmas.Count; i++)
-        {
-            var v = _vmas[i];
-            foreach (ulong cut in new[] { start, end })
-            {
-                if (v.Start < cut && cut < v.End)
-                {
-                    var tail = v.CloneAt(cut, v.End);
-                    v.End = cut;
-                    _vmas.Insert(i + 1, tail);
-                }
-            }
-        }
-        return _vmas.Where(v => v.Start >= start && v.End <= end).ToList();
-    }
-
-    private void Merge()
-    {
-        for (int i = 0; i + 1 < _vmas.Count;)
-        {
-            if (_vmas[i].CanMergeWith(_vmas[i + 1]))
-            {
-                _vmas[i].End = _vmas[i + 1].End;
-                if (_vmas[i].AnonVma == 0)
-                    _vmas[i].AnonVma = _vmas[i + 1].AnonVma; // dup_anon_vma
-                _vmas.RemoveAt(i + 1);
-            }
-            else
-                i++;
-        }
     }
 
     private static void CheckRange(ulong start, ulong length)

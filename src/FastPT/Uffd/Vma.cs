@@ -4,13 +4,14 @@ namespace FastPT.Uffd;
 
 /// <summary>
 /// A virtual memory area: [Start, End) with one backing, protection and userfaultfd state.
-/// mprotect and registration split and merge these as Linux does.
+/// mprotect and registration split and merge these as Linux does; the model reuses removed
+/// ones (<see cref="MemoryModel"/>'s free list), so every field is set where one is made.
 /// </summary>
 internal sealed class Vma
 {
     public ulong Start;
     public ulong End;
-    public required Backing Backing;
+    public Backing Backing;
     public MemoryProtection Protection;
     public bool UffdWp;
     public bool HugePageHint;
@@ -44,20 +45,6 @@ internal sealed class Vma
 
     /// <summary>vma_wants_manual_pte_write_upgrade: change_protection may set RW itself.</summary>
     public bool ManualWriteUpgrade => MayWrite && (!Shared || UffdWp);
-
-    public Vma CloneAt(ulong start, ulong end) => new()
-    {
-        Start = start,
-        End = end,
-        Backing = Backing,
-        Protection = Protection,
-        UffdWp = UffdWp,
-        HugePageHint = HugePageHint,
-        File = File,
-        PageOffset = File is null ? 0 : FilePage(start),
-        Account = Account,
-        AnonVma = AnonVma,
-    };
 
     /// <summary>
     /// vma_merge's test for two neighbours: equal flags, file and offset, and anon_vmas that

@@ -163,9 +163,12 @@ public static unsafe class ParallelWalker
                 if (level <= 3 && op.SplitsHuge(e, level, va == (va & ~(size - 1)) && next - va == size))
                     return true;
             }
-            else if (level > 2 && NeedsStructure(space, space.Table(e & Pte.PfnMask), level - 1, va, next, ref op))
+            else
             {
-                return true;
+                // A link outside the source's memory (at any level): the serial walk stops there, before the workers.
+                ulong* child = space.TryTable(e & Pte.PfnMask);
+                if (child == null || level > 2 && NeedsStructure(space, child, level - 1, va, next, ref op))
+                    return true;
             }
             va = next;
         }

@@ -135,7 +135,10 @@ public static unsafe class RangeWalker
                 }
                 e = *slot;
             }
-            ulong* child = _tables.Table(e & Pte.PfnMask);
+            // A link the guest wrote may name memory that is not there: stop before touching it.
+            ulong* child = _tables.TryTable(e & Pte.PfnMask);
+            if (child == null)
+                return Stop(WalkStatus.OutsideGuestMemory, va);
             if (!WalkTable(ref op, child, level - 1, va, next))
                 return false;
             if (level == 2 && covered && op.FreeEmptyCoveredTables && !new ReadOnlySpan<ulong>(child, 512).ContainsAnyExcept(0UL))

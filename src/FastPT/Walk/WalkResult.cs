@@ -16,6 +16,13 @@ public enum WalkStatus
     /// reached); everything before <see cref="WalkResult.WalkEnd"/> was processed.
     /// </summary>
     Stopped,
+    /// <summary>
+    /// The entry covering <see cref="WalkResult.WalkEnd"/> links to a table outside the table
+    /// source's memory (a guest-written link into a hole or beyond its RAM). Everything before
+    /// WalkEnd was processed and is in the flush plan; that entry and everything after it are
+    /// untouched. To go on past it, resume at the end of the range that entry covers.
+    /// </summary>
+    OutsideGuestMemory,
 }
 
 /// <summary>What a walk did. <see cref="EntriesChanged"/> counts as Linux's change_protection does.</summary>

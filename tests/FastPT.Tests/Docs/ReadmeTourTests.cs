@@ -41,6 +41,7 @@ public class ReadmeTourTests
         var dirty = new ulong[9];
         table.Harvest(0x8000_0000, 0x8020_1000, dirty, flush);
         Assert.Equal([.. Enumerable.Repeat(ulong.MaxValue, 8), 1UL], dirty);
+        table.Verify().ThrowIfInvalid();
 
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);

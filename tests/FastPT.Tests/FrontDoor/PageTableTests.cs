@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FastPT.Entries;
+using FastPT.Memory;
 using Xunit;
 
 namespace FastPT.Tests.FrontDoor;
@@ -29,19 +30,66 @@ public unsafe class PageTableTests
                 Assert.Equal(0x1234_6000 | Pte.Present | Pte.Writable, ((ulong*)(ram + (pt - Base)))[1]);
                 Assert.Equal(0x1234_6ABCUL, table.Translate(0x40_1ABC, AccessType.Read, CpuMode.Supervisor).PhysicalAddress);
 
-                // A link the guest wrote to memory outside the region is a typed error, not a stray read.
+                // A link the guest wrote to memory outside the region is a defined outcome, not a stray read.
                 root[7] = 0x7777_0000 | PgProt.Table;
-                var e = Assert.Throws<PageTableException>(() => table.Translate(7UL << 39, AccessType.Read, CpuMode.Supervisor));
-                Assert.Equal(PageTableError.CorruptTables, e.Error);
-                var flush = new FlushPlan();
-                Assert.Equal(PageTableError.CorruptTables, Assert.Throws<PageTableException>(() => table.WriteProtect(7UL << 39, (7UL << 39) + KiB4, flush)).Error);
-                root[7] = 0;
+                try
+                {
+                    var outside = table.Translate(7UL << 39, AccessType.Read, CpuMode.Supervisor);
+                    Assert.False(outside.Success);
+                    Assert.True(outside.OutsideGuestMemory);
+                    Assert.Equal(0x7777_0000UL, outside.PhysicalAddress);
+                    Assert.Equal(3, outside.FaultLevel);
+                    var flush = new FlushPlan();
+                    var w = table.WriteProtect(7UL << 39, (7UL << 39) + KiB4, flush);
+                    Assert.Equal(WalkStatus.OutsideGuestMemory, w.Status);
+                    Assert.Equal(0, w.EntriesChanged);
+                }
+                finally
+                {
+                    root[7] = 0;
+                }
             }
             // 16 tables: the root and 15 more; the 16th PTE table does not fit.
             using var full = PageTable.InGuestMemory((nint)ram, Base, Length);
             Assert.Equal(PageTableError.OutOfTables,
                 Assert.Throws<PageTableException>(() => full.MapRange(0, 14 * MiB2, 0, PageFlags.None, PageSize.Size4K)).Error);
             Assert.Equal(1, full.TablesInUse);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(ram);
+        }
+    }
+
+    [Fact]
+    public void AttachWorksOnAGuestsOwnTablesInPlaceAndFreesNone()
+    {
+        const ulong Base = 0x80_0000, Length = 16 * KiB4;
+        byte* ram = (byte*)NativeMemory.AlignedAlloc((nuint)Length, 4096);
+        try
+        {
+            // The "guest" builds its tables (here with FastPT itself) in its RAM; the VMM attaches at its CR3.
+            using var guest = PageTable.InGuestMemory((nint)ram, Base, Length);
+            guest.MapRange(0x40_0000, 0x40_0000 + 4 * KiB4, 0x1234_5000, PageFlags.Writable);
+            var memory = new GuestMemoryMap();
+            memory.Add(Base, Length, ram);
+            using (var vmm = PageTable.Attach(memory, guest.Root | 0x18)) // PWT/PCD bits in CR3 are ignored
+            {
+                Assert.Equal(guest.Root, vmm.Root);
+                Assert.Equal(0x1234_6ABCUL, vmm.Translate(0x40_1ABC, AccessType.Write, CpuMode.Supervisor).PhysicalAddress);
+                var dirty = new ulong[1];
+                var flush = new FlushPlan();
+                vmm.Harvest(0x40_0000, 0x40_0000 + 4 * KiB4, dirty, flush);
+                Assert.Equal(0b10UL, dirty[0]);
+                // No pool: a verb that needs a table stops for lack of one, changing nothing.
+                Assert.Equal(PageTableError.OutOfTables,
+                    Assert.Throws<PageTableException>(() => vmm.MapRange(0x80_0000, 0x80_1000, 0, PageFlags.None)).Error);
+            }
+            // Closing the attached table freed none of the guest's tables.
+            Assert.Equal(0x1234_6000UL, guest.Translate(0x40_1000, AccessType.Read, CpuMode.Supervisor).PhysicalAddress);
+            guest.Verify().ThrowIfInvalid();
+            Assert.Equal(PageTableError.InvalidArgument,
+                Assert.Throws<PageTableException>(() => PageTable.Attach(memory, 0x7777_0000).Dispose()).Error);
         }
         finally
         {

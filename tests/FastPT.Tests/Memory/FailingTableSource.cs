@@ -43,6 +43,8 @@ internal sealed unsafe class FailingTableSource(ITableSource inner) : ITableSour
 
     public ulong* Table(ulong physical) => inner.Table(physical);
 
+    public bool ContainsTable(ulong physical) => inner.ContainsTable(physical);
+
     public void Free(ulong physical)
     {
         Frees++;

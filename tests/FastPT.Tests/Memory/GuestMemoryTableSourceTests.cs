@@ -66,7 +66,7 @@ public sealed unsafe class GuestMemoryTableSourceTests : IDisposable
         var e2 = Assert.Throws<ArgumentException>(() => new GuestMemoryTableSource(_host, GuestBase + 0x800, 4096));
         Assert.Contains("aligned", e2.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => new GuestMemoryTableSource(_host, GuestBase, 4095));
-        Assert.Throws<ArgumentNullException>(() => new GuestMemoryTableSource(null, GuestBase, 4096));
+        Assert.Throws<ArgumentNullException>(() => new GuestMemoryTableSource((byte*)null, GuestBase, 4096));
     }
 
     [Fact]
@@ -111,13 +111,16 @@ public sealed unsafe class GuestMemoryTableSourceTests : IDisposable
     }
 
     [Fact]
-    public void AGuestWrittenLinkOutsideTheRegionFaultsTheWalkWithAnException()
+    public void AGuestWrittenLinkOutsideTheRegionEndsTheWalkOutsideGuestMemory()
     {
         var src = new GuestMemoryTableSource(_host, GuestBase, Tables * 4096);
         var space = new AddressSpace(src);
         space.Map(0x1000, 0x5000, PageSize.Size4K, PgProt.Shared);
-        // The guest rewrites its PML4E to point at RAM that holds no table of ours.
+        // The guest rewrites its PML4E to point at memory that is not guest RAM.
         space.Table(space.Root)[0] = 0x4000_0000 | PgProt.Table;
-        Assert.Throws<ArgumentOutOfRangeException>(() => space.Translate(0x1000, AccessType.Read, CpuMode.UserMode));
+        var r = space.Translate(0x1000, AccessType.Read, CpuMode.UserMode);
+        Assert.True(r.OutsideGuestMemory);
+        Assert.False(r.Success);
+        Assert.Equal((0x4000_0000UL, 3, PageFaultError.None), (r.PhysicalAddress, r.FaultLevel, r.ErrorCode));
     }
 }

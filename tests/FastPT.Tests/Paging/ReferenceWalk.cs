@@ -10,7 +10,8 @@ namespace FastPT.Tests.Paging;
 /// </summary>
 internal static class ReferenceWalk
 {
-    public sealed record Outcome(bool Ok, ulong Pa, PageSize Size, PageFaultError Error, int FaultLevel, List<(ulong Table, int Index)> Used);
+    /// <summary>Outside: the table at Pa (level FaultLevel) is not in guest memory: no translation, no #PF.</summary>
+    public sealed record Outcome(bool Ok, ulong Pa, PageSize Size, PageFaultError Error, int FaultLevel, List<(ulong Table, int Index)> Used, bool Outside = false);
 
     private static bool Bit(ulong v, int b) => ((v >> b) & 1) != 0;
 
@@ -22,7 +23,11 @@ internal static class ReferenceWalk
         return m;
     }
 
-    public static Outcome Run(Func<ulong, int, ulong> read, ulong root, int levels, ulong va, AccessType access, CpuMode cpu)
+    public static Outcome Run(Func<ulong, int, ulong> read, ulong root, int levels, ulong va, AccessType access, CpuMode cpu) =>
+        Run((table, index) => (ulong?)read(table, index), root, levels, va, access, cpu);
+
+    /// <summary>The walk over memory that may not be there: read gives null for a table outside guest memory.</summary>
+    public static Outcome Run(Func<ulong, int, ulong?> read, ulong root, int levels, ulong va, AccessType access, CpuMode cpu)
     {
         bool write = access == AccessType.Write, fetch = access == AccessType.Execute;
         uint access_bits = (write ? 2u : 0) | (cpu.User ? 4u : 0) | (fetch && (cpu.Nxe || cpu.Smep) ? 16u : 0);
@@ -35,7 +40,10 @@ internal static class ReferenceWalk
         while (true)
         {
             int index = (int)((va >> (12 + 9 * (level - 1))) & 511);
-            entry = read(table, index);
+            ulong? value = read(table, index);
+            if (value is null)
+                return new Outcome(false, table, default, PageFaultError.None, level, used, Outside: true);
+            entry = value.Value;
             if (!Bit(entry, 0))
                 return Fault(access_bits, level);                        // P=0: nothing else is looked at
             used.Add((table, index));
@@ -51,7 +59,7 @@ internal static class ReferenceWalk
             if (leaf && level == 2)
                 reserved |= Bits(13, 20);
             if (leaf && level == 3)
-                reserved |= Bits(13, 29);
+                reserved |= Bits(13, 29) | (cpu.Pages1G ? 0 : 1UL << 7);         // no 1 GiB pages: PS is reserved
             if ((entry & reserved) != 0)
                 return Fault(access_bits | 1 | 8, level);
 

@@ -58,7 +58,8 @@ public unsafe class TranslatePropertyTests(Xunit.Abstractions.ITestOutputHelper 
             ProtectionKeys: r.Chance(50),
             Pkru: r.Chance(40) ? 0 : r.Chance(50) ? (uint)r.Word() : (uint)(1 + r.Below(3)) << (2 * r.Below(16)),
             MaxPhysicalAddressBits: m,
-            NonLeafBit8Reserved: r.Chance(30));
+            NonLeafBit8Reserved: r.Chance(30),
+            Pages1G: r.Chance(80));
         var access = r.Pick(AccessType.Read, AccessType.Write, AccessType.Execute);
 
         ulong va = 0;

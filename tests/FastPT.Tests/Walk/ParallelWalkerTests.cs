@@ -78,8 +78,8 @@ public unsafe class ParallelWalkerTests
             case 0: // protect with markers: populates the empty GiB and splits the 1 GiB leaf
                 {
                     var p = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, useMarkers: true);
-                    var oa = new ChangeProtectionOp(p, splitHuge: true);
-                    var ob = new ChangeProtectionOp(p, splitHuge: true);
+                    var oa = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge: true);
+                    var ob = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge: true);
                     ra = RangeWalker.Walk(a, start, end, ref oa, fa);
                     rb = ParallelWalker.Walk(b, start, end, ref ob, fb, 2);
                     Assert.True(ra.TablesAllocated > 0 && ra.HugeSplits > 0);
@@ -88,8 +88,8 @@ public unsafe class ParallelWalkerTests
             case 1: // mprotect read-only without splitting: huge leaves take the pmd rule
                 {
                     var p = ChangeProtectionParams.Mprotect(PgProt.ReadOnly, writable: false, shared: true);
-                    var oa = new ChangeProtectionOp(p, splitHuge: false, sharedTables: true);
-                    var ob = new ChangeProtectionOp(p, splitHuge: false);
+                    var oa = new ChangeProtectionOp<SharedTables>(p, splitHuge: false);
+                    var ob = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge: false);
                     ra = RangeWalker.Walk(a, start, end, ref oa, fa);
                     rb = ParallelWalker.Walk(b, start, end, ref ob, fb, 3);
                     break;
@@ -97,8 +97,8 @@ public unsafe class ParallelWalkerTests
             case 2: // aligned range, no allocation needed at all
                 {
                     var p = ChangeProtectionParams.UffdUnprotect(PgProt.Shared);
-                    var oa = new ChangeProtectionOp(p, splitHuge: false);
-                    var ob = new ChangeProtectionOp(p, splitHuge: false);
+                    var oa = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge: false);
+                    var ob = new ChangeProtectionOp<ExclusiveTables>(p, splitHuge: false);
                     ra = RangeWalker.Walk(a, Base, Base + (1UL << 30), ref oa, fa);
                     rb = ParallelWalker.Walk(b, Base, Base + (1UL << 30), ref ob, fb, 2);
                     Assert.Equal(0, rb.TablesAllocated);
@@ -131,7 +131,7 @@ public unsafe class ParallelWalkerTests
     {
         using var t = new NativeTableSource();
         using var s = Build(t, 3);
-        var op = new ChangeProtectionOp(ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false), false);
+        var op = new ChangeProtectionOp<ExclusiveTables>(ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false), false);
         var r = ParallelWalker.Walk(s, Base, Base + (2UL << 20), ref op);
         Assert.True(r.Complete);
         Assert.Throws<ArgumentException>(() => ParallelWalker.Walk(s, Base + 1, Base + (2UL << 20), ref op));
@@ -143,8 +143,8 @@ public unsafe class ParallelWalkerTests
         using var t = new NativeTableSource();
         using var s = Build(t, 5);
         var flush = new FlushPlan();
-        var protect = new ChangeProtectionOp(ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false), false);
-        var unprotect = new ChangeProtectionOp(ChangeProtectionParams.UffdUnprotect(PgProt.Shared), false);
+        var protect = new ChangeProtectionOp<ExclusiveTables>(ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false), false);
+        var unprotect = new ChangeProtectionOp<ExclusiveTables>(ChangeProtectionParams.UffdUnprotect(PgProt.Shared), false);
         for (int i = 0; i < 3; i++) // warm: workers, this thread's job, flush plan capacity, JIT
         {
             flush.Clear();
@@ -181,10 +181,10 @@ public unsafe class ParallelWalkerTests
         var p = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, false);
         var results = new WalkResult[2];
         Parallel.Invoke(
-            () => { var op = new ChangeProtectionOp(p, false); for (int i = 0; i < 20; i++) results[0] = ParallelWalker.Walk(a, Base, Base + (1UL << 30), ref op, null, 2); },
-            () => { var op = new ChangeProtectionOp(p, false); for (int i = 0; i < 20; i++) results[1] = ParallelWalker.Walk(c, Base, Base + (1UL << 30), ref op, null, 2); });
-        var ob = new ChangeProtectionOp(p, false);
-        var od = new ChangeProtectionOp(p, false);
+            () => { var op = new ChangeProtectionOp<ExclusiveTables>(p, false); for (int i = 0; i < 20; i++) results[0] = ParallelWalker.Walk(a, Base, Base + (1UL << 30), ref op, null, 2); },
+            () => { var op = new ChangeProtectionOp<ExclusiveTables>(p, false); for (int i = 0; i < 20; i++) results[1] = ParallelWalker.Walk(c, Base, Base + (1UL << 30), ref op, null, 2); });
+        var ob = new ChangeProtectionOp<ExclusiveTables>(p, false);
+        var od = new ChangeProtectionOp<ExclusiveTables>(p, false);
         WalkResult rb = default, rd = default;
         for (int i = 0; i < 20; i++)
         {

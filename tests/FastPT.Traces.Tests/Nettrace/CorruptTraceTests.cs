@@ -65,4 +65,26 @@ public class CorruptTraceTests : IDisposable
         var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
     }
+
+    // A fuzzing finding (docs/fuzzing.md): one metadata record claiming 2.1 billion fields made
+    // TraceEvent allocate ~17 GB and run for half a minute. The layout check refuses it first.
+    [Fact]
+    public void A_metadata_field_count_larger_than_its_record_is_refused_before_TraceEvent_reads_it()
+    {
+        string path = Path.Combine(Replay.CommittedTracesTests.RepoRoot(), "fuzz", "regressions", "nettrace", "metadata-field-count.nettrace");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.Contains("offset 0xf2: a field count of 2137717504, but only 64 bytes follow", ex.Message, StringComparison.Ordinal);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16 << 20, "the refusal allocated more than 16 MiB");
+    }
+
+    // A fuzzing finding: an object type name with a newline in it split the error over two lines.
+    [Fact]
+    public void Names_from_the_file_are_escaped_so_the_error_stays_one_line()
+    {
+        string path = Path.Combine(Replay.CommittedTracesTests.RepoRoot(), "fuzz", "regressions", "nettrace", "type-name-with-newline.nettrace");
+        var ex = Assert.Throws<TraceFormatException>(() => NettraceReader.ReadAll(path));
+        Assert.DoesNotContain('\n', ex.Message);
+        Assert.Contains("\\x0a", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -95,4 +95,23 @@ public class PerfImporterTests
         Assert.Equal(TraceOperation.SpaceCreated(3, 200), ops[^1]);
         Assert.DoesNotContain(Import(text, [100]), o => o.Space != 1);
     }
+
+    // Fuzzing findings (docs/fuzzing.md): calls the kernel refuses or ignores emitted empty,
+    // wrapping or out-of-user-space ranges, which the replay cannot apply.
+    [Theory]
+    [InlineData("syscalls:sys_enter_mprotect: start: 0x7f0000000000, len: 0x00000000, prot: 0x00000001", "syscalls:sys_exit_mprotect: 0x0")]
+    [InlineData("syscalls:sys_enter_madvise: start: 0x7f0000010000, len_in: 0x00000000, behavior: 0x00000004", "")]
+    [InlineData("syscalls:sys_enter_munmap: addr: 0x7f0000000000, len: 0x00000000", "syscalls:sys_exit_munmap: 0x0")]
+    [InlineData("syscalls:sys_enter_mprotect: start: 0xfffffffffffff000, len: 0x00002000, prot: 0x00000001", "syscalls:sys_exit_mprotect: 0x0")]
+    [InlineData("syscalls:sys_enter_munmap: addr: 0x00ffffffffffe000, len: 0x00004000", "syscalls:sys_exit_munmap: 0x0")]
+    [InlineData("syscalls:sys_enter_madvise: start: 0xffffffffffff0000, len_in: 0x00100000, behavior: 0x00000004", "")]
+    public void Empty_wrapping_or_kernel_space_ranges_change_nothing(string enter, string exit)
+    {
+        string mapped = string.Join('\n',
+            H + "syscalls:sys_enter_mmap: addr: 0x00000000, len: 0x00100000, prot: 0x00000003, flags: 0x00000022, fd: 0xffffffff, off: 0x00000000",
+            H + "syscalls:sys_exit_mmap: 0x7f0000000000");
+        var before = Import(mapped);
+        var ops = Import(mapped + "\n" + H + enter + (exit.Length > 0 ? "\n" + H + exit : ""));
+        Assert.Equal(before, ops);
+    }
 }

@@ -92,4 +92,38 @@ public class PerfScriptParserTests
         Assert.Empty(events);
         Assert.Equal(0, p.LostEvents);
     }
+
+    // Fuzzing findings (docs/fuzzing.md): values no kernel reports made the importer map garbage.
+    [Theory]
+    [InlineData("         python3  1/1    1.0: syscalls:sys_exit_mmap: 0x7f8b8f592", "neither a page-aligned user address")]
+    [InlineData("         python3  1/1    1.0: syscalls:sys_exit_mmap: 0x7f0000000040", "neither a page-aligned user address")]
+    [InlineData("         python3  1/1    1.0: syscalls:sys_exit_mmap: 0xff00000000000000", "neither a page-aligned user address")]
+    [InlineData("         python3  1/1    1.0: exceptions:page_fault_user: address=0xffffffff81000000 ip=0x1 error_code=0x6", "above the user address space")]
+    [InlineData("         python3  1/1    1.0: syscalls:sys_exit_brk: 0x100000000000000", "above the user address space")]
+    public void Impossible_kernel_values_are_an_error_naming_the_line(string bad, string why)
+    {
+        string text = Excerpt.Split('\n')[0] + "\n" + bad + "\n" + Excerpt;
+        var ex = Assert.Throws<PerfScriptFormatException>(() => Parse(text));
+        Assert.Contains("test.txt:2:", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(why, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_mmap_is_still_an_error_return_not_an_impossible_value()
+    {
+        var (events, _) = Parse("         python3  1/1    1.0: syscalls:sys_exit_mmap: 0xfffffffffffffff4");
+        Assert.True(Assert.Single(events).IsErrorReturn);
+    }
+
+    // A fuzzing finding (docs/fuzzing.md): a line of 32,000 spaces kept the backtracking regex
+    // busy for minutes; the header regex is NonBacktracking now, linear in the line.
+    [Fact]
+    public void A_long_line_of_blanks_is_read_in_linear_time()
+    {
+        string text = new string(' ', 32_000) + "\n" + new string(' ', 20_000) + "1/1 \t \n" + Excerpt;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ex = Assert.Throws<PerfScriptFormatException>(() => Parse(text));
+        Assert.Contains("test.txt:1:", ex.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
+    }
 }

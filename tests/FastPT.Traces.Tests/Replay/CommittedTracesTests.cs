@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using FastPT.Traces.Nettrace;
 using FastPT.Traces.Replay;
 using FastPT.Traces.Tests.Nettrace;
 
@@ -50,9 +51,23 @@ public partial class CommittedTracesTests
     public void A_committed_trace_replays_to_its_recorded_digest(string file, long ops, int spaces, long pages, long tables, string digest)
     {
         var (r, s) = TraceReplay.Run(Path.Combine(RepoRoot(), "traces", file), "engine", 0);
-        Assert.Equal((ops, spaces, pages, tables, digest), (r.Operations, r.Spaces, r.PagesTouched, r.TablesInUse, r.DigestHex));
+        Assert.Equal((ops, spaces, pages, tables, digest), (r.Operations, r.Spaces, r.PagesTouched, r.TablesInUse ?? -1, r.DigestHex));
         Assert.Equal(0, r.Segvs);
         Assert.NotNull(s.Info);
         Assert.Equal(0, s.Info!.LostEvents);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(Rows))]
+    public void The_kernel_replaying_a_committed_trace_ends_in_the_engines_pagemap_state(string file, long ops, int spaces, long pages, long tables, string digest)
+    {
+        ReplayTests.SkipWithoutKernel("kernel");
+        var (operations, _) = NettraceReader.ReadAll(Path.Combine(RepoRoot(), "traces", file));
+        var engine = TraceReplay.Replay(operations, "engine", TraceReplay.Factory("engine", operations));
+        var kernel = TraceReplay.Replay(operations, "kernel", TraceReplay.Factory("kernel", operations));
+        Assert.Equal((ops, spaces, pages, tables, digest), (engine.Operations, engine.Spaces, engine.PagesTouched, engine.TablesInUse ?? -1, engine.DigestHex));
+        Assert.Equal((ops, spaces, pages), (kernel.Operations, kernel.Spaces, kernel.PagesTouched));
+        Assert.Equal((0L, 0L), (kernel.Segvs, kernel.WpFaults));
+        Assert.Equal(engine.PagemapDigestHex, kernel.PagemapDigestHex);
     }
 }

@@ -69,7 +69,7 @@ public class EngineOwnEventsTests : IDisposable
             var ids = ops.Where(o => o.Kind == TraceOpKind.SpaceCreated).Select(o => o.Space).ToList();
             Assert.Equal(2, ids.Count);
             Assert.Equal((int)TraceFeatures.WpUnpopulated, ops.First(o => o.Kind == TraceOpKind.SpaceCreated).Arg2);
-            ulong expected = TableDigest.Of(ids.Select((id, i) => (id, (IReplayTarget)new EngineTarget(models[i]))));
+            ulong expected = TableDigest.Of(ids.Select((id, i) => (id, (ITablesTarget)new EngineTarget(models[i]))));
             long tables = models.Sum(m => m.TablesInUse);
 
             var (r, _) = TraceReplay.Run(path, "engine", 0);

@@ -5,9 +5,9 @@ using FastPT.Traces.Replay;
 namespace FastPT.Traces.Tests.Replay;
 
 /// <summary>
-/// Wraps a target and emits FastPT events around every call, with results, exactly where the
-/// engine's MemoryModel will emit them (see the report to the lead): so a scenario run through it
-/// produces the trace the engine will produce.
+/// Wraps a target and emits FastPT events around every call, exactly where the engine's
+/// MemoryModel emits them: so a scenario run through it produces the trace the engine would.
+/// Counts the target cannot give are -1 (unknown), as in perf-derived traces.
 /// </summary>
 internal sealed class TracingTarget(int space, IReplayTarget inner) : IReplayTarget
 {
@@ -19,13 +19,13 @@ internal sealed class TracingTarget(int space, IReplayTarget inner) : IReplayTar
         return new TracingTarget(space, inner);
     }
 
-    public long TablesInUse => inner.TablesInUse;
-    public IEnumerable<(ulong Start, ulong Length)> Regions => inner.Regions;
-    public void VisitLeaves(Action<ulong, int, ulong> visit) => inner.VisitLeaves(visit);
+    private long Tables => inner is ITablesTarget t ? t.TablesInUse : FastPTEventSource.Unknown;
+
+    public ulong Pagemap(ulong address) => inner.Pagemap(address);
 
     public void Dispose()
     {
-        Log.SpaceDisposed(space, inner.TablesInUse);
+        Log.SpaceDisposed(space, Tables);
         inner.Dispose();
     }
 
@@ -38,18 +38,18 @@ internal sealed class TracingTarget(int space, IReplayTarget inner) : IReplayTar
 
     public void Unmap(ulong start, ulong length)
     {
-        long before = inner.TablesInUse;
+        long before = Tables;
         inner.Unmap(start, length);
         if (Log.RegionsEnabled())
-            Log.Unmap(space, start, length, 0, FastPTEventSource.Unknown, before - inner.TablesInUse);
+            Log.Unmap(space, start, length, 0, FastPTEventSource.Unknown, inner is ITablesTarget ? before - Tables : FastPTEventSource.Unknown);
     }
 
     public TraceAccessOutcome Access(ulong address, bool write)
     {
-        long before = inner.TablesInUse;
+        long before = Tables;
         TraceAccessOutcome o = inner.Access(address, write);
         if (Log.AccessEnabled())
-            Log.Access(space, address, write ? 1 : 0, (int)o, inner.TablesInUse - before);
+            Log.Access(space, address, write ? 1 : 0, (int)o, inner is ITablesTarget ? Tables - before : FastPTEventSource.Unknown);
         return o;
     }
 

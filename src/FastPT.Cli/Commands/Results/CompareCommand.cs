@@ -19,12 +19,12 @@ internal static class CompareCommand
             baseArg, newArg, format, output, other,
             ResultsCli.Threshold, ResultsCli.Noise, ResultsCli.Alpha, ResultsCli.Gate,
         };
-        cmd.SetAction(parse => ResultsCli.Run("compare", () =>
+        cmd.SetAction(parse => CliErrors.Run("compare", () =>
         {
             var o = ResultsCli.Options(parse);
             string fmt = parse.GetValue(format)!;
             if (fmt is not ("text" or "markdown" or "json"))
-                throw new UsageException($"--format {fmt}: use text, markdown or json");
+                throw new CliInputException($"--format {fmt}: use text, markdown or json");
             string b = parse.GetValue(baseArg)!, n = parse.GetValue(newArg)!;
             var report = Comparer.Compare(ResultsReader.Load(b), b, ResultsReader.Load(n), n, o, parse.GetValue(other));
             string text = fmt switch
@@ -38,7 +38,7 @@ internal static class CompareCommand
             // The verdict line goes where a reader looks: after the table, or on stderr beside JSON or a file.
             if (outPath != null || fmt == "json")
                 (fmt == "json" && outPath == null ? Console.Error : Console.Out).WriteLine(ComparisonFormatter.Summary(report));
-            return report.Regressions.Any() ? ResultsCli.Regression : ResultsCli.Ok;
+            return report.Regressions.Any() ? ExitCodes.Failed : ExitCodes.Ok;
         }));
         return cmd;
     }

@@ -16,7 +16,7 @@ internal static class ExportCommand
         {
             file, to, output,
         };
-        cmd.SetAction(parse => ResultsCli.Run("export", () =>
+        cmd.SetAction(parse => CliErrors.Run("export", () =>
         {
             string path = parse.GetValue(file)!;
             var set = ResultsReader.Load(path);
@@ -24,10 +24,10 @@ internal static class ExportCommand
             {
                 "github" => Exporters.GithubActionBenchmark(set),
                 "bencher" => Exporters.BencherMetricFormat(set),
-                var t => throw new UsageException($"--to {t}: use github or bencher"),
+                var t => throw new CliInputException($"--to {t}: use github or bencher"),
             };
             ResultsCli.Write(parse.GetValue(output), text + "\n");
-            return ResultsCli.Ok;
+            return ExitCodes.Ok;
         }));
         return cmd;
     }

@@ -29,7 +29,7 @@ internal static class HistoryCommand
         {
             files, commit, dirty, ResultsCli.HistoryDir,
         };
-        cmd.SetAction(parse => ResultsCli.Run("history add", () =>
+        cmd.SetAction(parse => CliErrors.Run("history add", () =>
         {
             string[] paths = parse.GetValue(files)!;
             var sets = paths.Select(p => (Set: ResultsReader.Load(p), Origin: p)).ToList();
@@ -39,14 +39,14 @@ internal static class HistoryCommand
             else if (sets.All(s => s.Set.SamplesKind == SamplesKinds.RunMedians))
                 set = LegacyBenchImporter.MergeRuns(sets);
             else
-                throw new UsageException("give one run; several files merge only when each is one run of an old fastpt bench (one median per operation)");
+                throw new CliInputException("give one run; several files merge only when each is one run of an old fastpt bench (one median per operation)");
             if (parse.GetValue(commit) is string c)
                 set = set with { Environment = set.Environment with { Commit = c } };
             var store = new HistoryStore(parse.GetValue(ResultsCli.HistoryDir)!);
             string path = store.Append(set, paths[0], parse.GetValue(dirty));
             var e = set.Environment;
             Console.WriteLine($"added {e.Commit?[..Math.Min(12, e.Commit.Length)]} ({set.Results.Count} operations, {set.SamplesKind}) to {path}: {store.Read(e.CpuKey).Count} entries");
-            return ResultsCli.Ok;
+            return ExitCodes.Ok;
         }));
         return cmd;
     }
@@ -59,12 +59,12 @@ internal static class HistoryCommand
         {
             since, format, ResultsCli.HistoryDir, ResultsCli.Cpu, ResultsCli.Threshold, ResultsCli.Noise, ResultsCli.Alpha,
         };
-        cmd.SetAction(parse => ResultsCli.Run("history check", () =>
+        cmd.SetAction(parse => CliErrors.Run("history check", () =>
         {
             var o = ResultsCli.Options(parse);
             string fmt = parse.GetValue(format)!;
             if (fmt is not ("text" or "markdown" or "json"))
-                throw new UsageException($"--format {fmt}: use text, markdown or json");
+                throw new CliInputException($"--format {fmt}: use text, markdown or json");
             var (store, key) = ResultsCli.History(parse);
             var history = store.Read(key);
             int first = 0;
@@ -72,7 +72,7 @@ internal static class HistoryCommand
             {
                 int at = history.ToList().FindIndex(h => h.Environment.Commit?.StartsWith(s, StringComparison.OrdinalIgnoreCase) == true);
                 if (at < 0)
-                    throw new UsageException($"--since {s}: no entry of {store.PathFor(key)} is of that commit");
+                    throw new CliInputException($"--since {s}: no entry of {store.PathFor(key)} is of that commit");
                 first = at;
             }
             var points = ChangePoints.Find(history, o).Where(p => p.Before >= first).ToList();
@@ -81,7 +81,7 @@ internal static class HistoryCommand
                 "json" => Json(points),
                 _ => Text(points, history, store.PathFor(key), fmt == "markdown"),
             });
-            return points.Any(p => p.Verdict == Verdict.Slower) ? ResultsCli.Regression : ResultsCli.Ok;
+            return points.Any(p => p.Verdict == Verdict.Slower) ? ExitCodes.Failed : ExitCodes.Ok;
         }));
         return cmd;
     }

@@ -16,7 +16,7 @@ internal static class ReportCommand
         {
             output, latest, ResultsCli.HistoryDir, ResultsCli.Cpu, ResultsCli.Threshold, ResultsCli.Noise, ResultsCli.Alpha, ResultsCli.Gate,
         };
-        cmd.SetAction(parse => ResultsCli.Run("report", () =>
+        cmd.SetAction(parse => CliErrors.Run("report", () =>
         {
             var o = ResultsCli.Options(parse);
             ResultSet? run = parse.GetValue(latest) is string l ? ResultsReader.Load(l) : null;
@@ -37,7 +37,7 @@ internal static class ReportCommand
             string path = parse.GetValue(output)!;
             ResultsCli.Write(path, HtmlReport.Render(key, history, run, o));
             Console.WriteLine($"wrote {path}: {history.Count + (run == null ? 0 : 1)} runs of {key}");
-            return ResultsCli.Ok;
+            return ExitCodes.Ok;
         }));
         return cmd;
     }

@@ -8,15 +8,12 @@ using FastPT.Results.Model;
 namespace FastPT.Cli.Commands.Results;
 
 /// <summary>
-/// What compare, history, report and export share: the statistics options, the exit codes
-/// (0 no regression, 1 a regression, 2 bad input) and one-line errors without stack traces.
+/// What compare, history, report and export share: the statistics options and the history
+/// lookup. Exit codes (0 no regression, 1 a regression, 2 bad input) and error lines are the
+/// CLI's (<see cref="ExitCodes"/>, <see cref="CliErrors"/>).
 /// </summary>
 internal static class ResultsCli
 {
-    public const int Ok = 0;
-    public const int Regression = 1;
-    public const int BadInput = 2;
-
     public static readonly Option<string> Threshold = new("--threshold")
     {
         Description = $"Relative change that matters, as 10% or 0.10 (default {ComparisonOptions.DefaultThreshold:P0})",
@@ -49,31 +46,22 @@ internal static class ResultsCli
         Description = "Which machine's history (a file name in the history folder without .jsonl); default: the only one, or this machine's",
     };
 
-    /// <summary>Whether <paramref name="command"/> is one of this folder's (Program.cs gives their parse errors exit code 2).</summary>
-    public static bool Owns(Command? command)
-    {
-        for (var c = command; c != null; c = c.Parents.OfType<Command>().FirstOrDefault())
-            if (c.Name is "compare" or "history" or "report" or "export")
-                return true;
-        return false;
-    }
-
     public static ComparisonOptions Options(ParseResult parse)
     {
         var o = new ComparisonOptions();
         if (parse.GetValue(Threshold) is string t)
             o = o with { Threshold = ParseThreshold(t) };
         if (parse.GetValue(Noise) is double n)
-            o = o with { NoiseFloor = n >= 0 && double.IsFinite(n) ? n : throw new UsageException($"--noise {n}: must be 0 or more") };
+            o = o with { NoiseFloor = n >= 0 && double.IsFinite(n) ? n : throw new CliInputException($"--noise {n}: must be 0 or more") };
         if (parse.GetValue(Alpha) is double a)
-            o = o with { Alpha = a is > 0 and < 0.5 ? a : throw new UsageException($"--alpha {a}: must be between 0 and 0.5") };
+            o = o with { Alpha = a is > 0 and < 0.5 ? a : throw new CliInputException($"--alpha {a}: must be between 0 and 0.5") };
         o = o with
         {
             Gate = parse.GetValue(Gate) switch
             {
                 "auto" or null => GateFigure.Auto,
                 "time" => GateFigure.Time,
-                var g => throw new UsageException($"--gate {g}: use auto or time"),
+                var g => throw new CliInputException($"--gate {g}: use auto or time"),
             },
         };
         return o;
@@ -84,9 +72,9 @@ internal static class ResultsCli
         string v = s.Trim();
         bool percent = v.EndsWith('%');
         if (!double.TryParse(percent ? v[..^1] : v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !double.IsFinite(d))
-            throw new UsageException($"--threshold {s}: not a number; write 10% or 0.10");
+            throw new CliInputException($"--threshold {s}: not a number; write 10% or 0.10");
         d = percent ? d / 100 : d;
-        return d is >= 0 and < 10 ? d : throw new UsageException($"--threshold {s}: use 0% to 1000%");
+        return d is >= 0 and < 10 ? d : throw new CliInputException($"--threshold {s}: use 0% to 1000%");
     }
 
     /// <summary>The history of one machine: --cpu, else the only one in the folder, else this machine's.</summary>
@@ -95,13 +83,13 @@ internal static class ResultsCli
         var store = new HistoryStore(parse.GetValue(HistoryDir)!);
         var keys = store.Keys();
         if (parse.GetValue(Cpu) is string key)
-            return keys.Contains(key) ? (store, key) : throw new UsageException($"--cpu {key}: no {store.PathFor(key)}; histories there: {string.Join(", ", keys.DefaultIfEmpty("none"))}");
+            return keys.Contains(key) ? (store, key) : throw new CliInputException($"--cpu {key}: no {store.PathFor(key)}; histories there: {string.Join(", ", keys.DefaultIfEmpty("none"))}");
         if (keys.Count == 1)
             return (store, keys[0]);
         string here = RunEnvironment.HistoryKey(EnvironmentProbe.Capture(null, sourceDirectory: Environment.CurrentDirectory).CpuModel, Environment.ProcessorCount);
         if (keys.Contains(here))
             return (store, here);
-        throw new UsageException(keys.Count == 0
+        throw new CliInputException(keys.Count == 0
             ? $"no history in {store.Directory} (run from the repository root, or pass --history DIR; add runs with `fastpt history add`)"
             : $"{store.Directory} holds several machines' histories ({string.Join(", ", keys)}); choose one with --cpu");
     }
@@ -110,25 +98,14 @@ internal static class ResultsCli
     public static void Write(string? outPath, string text)
     {
         if (outPath == null)
+        {
             Console.Write(text);
-        else
-            AtomicFile.WriteAllText(outPath, text);
-    }
-
-    /// <summary>Runs a command body: bad input is one line on stderr and exit 2, never a stack trace.</summary>
-    public static int Run(string verb, Func<int> body)
-    {
-        try
-        {
-            return body();
+            return;
         }
-        catch (Exception e) when (e is ResultsFormatException or UsageException or ArgumentException or IOException or UnauthorizedAccessException)
+        AtomicFile.Write(outPath, temp =>
         {
-            Console.Error.WriteLine($"fastpt {verb}: {e.Message}");
-            return BadInput;
-        }
+            File.WriteAllText(temp, text);
+            return 0;
+        });
     }
 }
-
-/// <summary>A command line that cannot be carried out; the message says how to fix it.</summary>
-internal sealed class UsageException(string message) : Exception(message);

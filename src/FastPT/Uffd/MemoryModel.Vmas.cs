@@ -1,0 +1,182 @@
+using System.Runtime.CompilerServices;
+
+namespace FastPT.Uffd;
+
+/// <summary>
+/// The VMA set: sorted, disjoint, found by binary search; split and merged where an operation
+/// changed it, never by a pass over every VMA (a JIT-heavy process has over a thousand, and
+/// mprotects them thousands of times). Removed VMAs go to a free list, so the per-operation
+/// paths allocate nothing once warm.
+/// </summary>
+public sealed partial class MemoryModel
+{
+    private readonly Stack<Vma> _spareVmas = new();
+
+    /// <summary>
+    /// Boundaries between two VMAs that could merge when <see cref="Map"/> made them: the model
+    /// merges at the next mprotect, register or unregister (<see cref="Merge"/>), not at mmap.
+    /// </summary>
+    private readonly List<ulong> _mapBoundaries = [];
+
+    /// <summary>The index <see cref="FindVma"/> found last: accesses come in runs inside one VMA.</summary>
+    private int _findHint;
+
+    /// <summary>The VMA containing va (binary search: VMAs are sorted and disjoint).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private Vma? FindVma(ulong va)
+    {
+        int h = _findHint;
+        if ((uint)h < (uint)_vmas.Count)
+        {
+            var hinted = _vmas[h];
+            if (hinted.Start <= va && va < hinted.End)
+                return hinted;
+        }
+        int i = FirstEndingAfter(va);
+        if (i < _vmas.Count && _vmas[i].Start <= va)
+        {
+            _findHint = i;
+            return _vmas[i];
+        }
+        return null;
+    }
+
+    /// <summary>Index of the first VMA whose end lies above va (Count if none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int FirstEndingAfter(ulong va)
+    {
+        int lo = 0, hi = _vmas.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_vmas[mid].End <= va)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>A VMA from the free list (or a new one) with every field set.</summary>
+    private Vma NewVma(ulong start, ulong end, Backing backing, MemoryProtection protection, bool hugePageHint, ShmemFile? file, bool account)
+    {
+        var v = _spareVmas.Count > 0 ? _spareVmas.Pop() : new Vma();
+        v.Start = start;
+        v.End = end;
+        v.Backing = backing;
+        v.Protection = protection;
+        v.UffdWp = false;
+        v.HugePageHint = hugePageHint;
+        v.File = file;
+        v.Account = account;
+        v.AnonVma = 0;
+        v.PageOffset = 0;
+        return v;
+    }
+
+    /// <summary>Takes the VMAs [index, index + count) out of the set onto the free list.</summary>
+    private void RemoveVmas(int index, int count)
+    {
+        for (int i = index; i < index + count; i++)
+        {
+            _vmas[i].File = null; // the page cache goes with its last mapping
+            _spareVmas.Push(_vmas[i]);
+        }
+        _vmas.RemoveRange(index, count);
+    }
+
+    /// <summary>__split_vma: the VMA with cut strictly inside becomes [start, cut) (same object) and [cut, end) (a copy).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void SplitAt(ulong cut)
+    {
+        int i = FirstEndingAfter(cut);
+        if (i >= _vmas.Count || _vmas[i].Start >= cut)
+            return;
+        var v = _vmas[i];
+        var tail = NewVma(cut, v.End, v.Backing, v.Protection, v.HugePageHint, v.File, v.Account);
+        tail.UffdWp = v.UffdWp;
+        tail.AnonVma = v.AnonVma;
+        tail.PageOffset = v.File is null ? 0 : v.FilePage(cut);
+        v.End = cut;
+        _vmas.Insert(i + 1, tail);
+    }
+
+    /// <summary>Splits VMAs so that start and end are VMA boundaries; returns the index of the first VMA inside.</summary>
+    private int Split(ulong start, ulong end)
+    {
+        SplitAt(start);
+        SplitAt(end);
+        return FirstEndingAfter(start);
+    }
+
+    /// <summary>Remembers a boundary Map made between two VMAs that may merge (see <see cref="_mapBoundaries"/>).</summary>
+    private void NoteMapBoundaries(int index)
+    {
+        var v = _vmas[index];
+        if (index > 0 && _vmas[index - 1].CanMergeWith(v))
+            _mapBoundaries.Add(v.Start);
+        if (index + 1 < _vmas.Count && v.CanMergeWith(_vmas[index + 1]))
+            _mapBoundaries.Add(v.End);
+        if (_mapBoundaries.Count > 2 * _vmas.Count + 64)
+            DropStaleMapBoundaries();
+    }
+
+    /// <summary>
+    /// Keeps the noted boundaries that are still between two VMAs that could merge: unmaps and
+    /// first faults (anon_vma) leave the others behind, and a pair that cannot merge now can only
+    /// become mergeable through an operation that merges around it itself.
+    /// </summary>
+    private void DropStaleMapBoundaries()
+    {
+        int kept = 0;
+        foreach (ulong b in _mapBoundaries)
+        {
+            int i = FirstEndingAfter(b - 1);
+            if (i + 1 < _vmas.Count && _vmas[i].End == b && _vmas[i].CanMergeWith(_vmas[i + 1]))
+                _mapBoundaries[kept++] = b;
+        }
+        _mapBoundaries.RemoveRange(kept, _mapBoundaries.Count - kept);
+    }
+
+    /// <summary>
+    /// vma_merge after an operation changed the VMAs between lo and hi: every chain of mergeable
+    /// neighbours with a boundary in [lo, hi] or at a boundary Map left, merged left to right.
+    /// The same result as a left-to-right pass over every VMA: elsewhere no two neighbours can
+    /// merge (each operation that changes a VMA merges around it), and a merge never makes a
+    /// pair that could not merge mergeable.
+    /// </summary>
+    private void Merge(ulong lo, ulong hi)
+    {
+        MergeAround(lo, hi);
+        if (_mapBoundaries.Count == 0)
+            return;
+        foreach (ulong b in _mapBoundaries)
+            MergeAround(b, b);
+        _mapBoundaries.Clear();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MergeAround(ulong lo, ulong hi)
+    {
+        // The first VMA ending at or after lo; then back to the start of its chain.
+        int i = lo == 0 ? 0 : FirstEndingAfter(lo - 1);
+        while (i > 0 && i < _vmas.Count && _vmas[i - 1].CanMergeWith(_vmas[i]))
+            i--;
+        while (i + 1 < _vmas.Count)
+        {
+            var v = _vmas[i];
+            var next = _vmas[i + 1];
+            if (v.CanMergeWith(next))
+            {
+                v.End = next.End;
+                if (v.AnonVma == 0)
+                    v.AnonVma = next.AnonVma; // dup_anon_vma
+                RemoveVmas(i + 1, 1);
+            }
+            else if (v.End >= hi)
+                return;
+            else
+                i++;
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using FastPT.Kernels;
+using FastPT.Operations;
+using FastPT.Uffd;
+using FastPT.Walk;
+using Xunit;
+
+namespace FastPT.Tests.Uffd;
+
+/// <summary>
+/// Nothing grows with calls: 100,000 write-protect / unprotect / PAGEMAP_SCAN (with
+/// WP_MATCHING) calls on a model allocate no managed memory once warm and no tables. (The
+/// model once filled a private flush plan that was never cleared.)
+/// </summary>
+public class NoGrowthTests
+{
+    [Fact]
+    public void A_hundred_thousand_WriteProtect_and_Scan_calls_leave_managed_memory_flat()
+    {
+        const ulong Base = 0x7D00_0000_0000;
+        const ulong Length = 64 << 12;
+        using var mm = new MemoryModel(UffdFeatures.WpAsync);
+        mm.Map(Base, Length, Backing.Anon, MemoryProtection.ReadWrite);
+        mm.RegisterWriteProtect(Base, Length);
+        var flush = new FlushPlan();
+        var regions = new PageRegion[64];
+        var request = new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true);
+        for (ulong va = Base; va < Base + Length; va += 4096)
+            mm.Access(va, write: true, flush);
+
+        void Calls(int n)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                flush.Clear(); // as an embedder does once it has invalidated the ranges
+                mm.WriteProtect(Base, Length, protect: true, flush);
+                mm.WriteProtect(Base + 4096 * (ulong)(i & 63), 4096, protect: false, flush);
+                mm.Scan(Base, Base + Length, request, regions, flush);
+            }
+        }
+
+        Calls(1000); // warm: the plan reaches its size once
+        long tables = mm.TablesInUse;
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); // exact, and blind to tests running beside this one
+        Calls(100_000);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+        Assert.Equal(tables, mm.TablesInUse); // and no native growth: the tables are the same ones
+    }
+}
