@@ -1,4 +1,6 @@
-namespace FastPT.Entries;
+using FastPT.Entries;
+
+namespace FastPT;
 
 /// <summary>Linux x86-64 page protections (pgprot values), as the kernel builds them.</summary>
 public static class PgProt

@@ -1,6 +1,6 @@
 using FastPT.Entries;
 
-namespace FastPT.Kernels;
+namespace FastPT;
 
 /// <summary>change_protection's cp_flags (include/linux/mm.h).</summary>
 [Flags]

@@ -1,4 +1,4 @@
-namespace FastPT.Kernels;
+namespace FastPT;
 
 /// <summary>
 /// PAGEMAP_SCAN's page categories (PAGE_IS_*, include/uapi/linux/fs.h), in the ioctl's bit

@@ -1,4 +1,4 @@
-namespace FastPT.Memory;
+namespace FastPT;
 
 /// <summary>
 /// Where page tables live: hands out zeroed, 4 KiB-aligned tables of 512 entries and

@@ -1,4 +1,4 @@
-namespace FastPT.Memory;
+namespace FastPT;
 
 /// <summary>A table source could not supply a table; the operation left every table consistent.</summary>
 public sealed class TableAllocationException : InvalidOperationException

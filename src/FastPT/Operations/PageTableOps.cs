@@ -30,6 +30,18 @@ public static class PageTableOps
     }
 
     /// <summary>
+    /// The raw-table write-protect (<paramref name="protect"/>) or unprotect of [start, end):
+    /// only R/W moves, to and from the write-protect bit, so each entry keeps its own bits
+    /// (<see cref="WriteProtectOp"/>). Allocates only to split a huge leaf covered in part.
+    /// </summary>
+    public static WalkResult WriteProtect(AddressSpace space, ulong start, ulong end, bool protect,
+        FlushPlan flush, in WalkOptions options = default)
+    {
+        var op = new WriteProtectOp(protect, options.SharedTables);
+        return Walk(space, start, end, ref op, flush, options);
+    }
+
+    /// <summary>
     /// Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left
     /// empty (never on an attached space: those tables are the guest's).
     /// </summary>

@@ -1,7 +1,7 @@
 using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Operations;
+namespace FastPT;
 
 /// <summary>pm_scan_arg's inputs. MaxPages 0 means no limit.</summary>
 public readonly record struct PagemapScanRequest(

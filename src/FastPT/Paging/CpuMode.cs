@@ -1,4 +1,4 @@
-namespace FastPT.Paging;
+namespace FastPT;
 
 /// <summary>
 /// The processor state a translation depends on: CPL (User), CR0.WP, EFER.NXE, CR4.SMEP,

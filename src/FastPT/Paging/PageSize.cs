@@ -1,4 +1,4 @@
-namespace FastPT.Paging;
+namespace FastPT;
 
 public enum PageSize { Size4K, Size2M, Size1G }
 

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace FastPT.Paging;
+namespace FastPT;
 
 /// <summary>
 /// The outcome of a hardware walk, one of three:

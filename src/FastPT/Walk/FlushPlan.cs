@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace FastPT.Walk;
+namespace FastPT;
 
 /// <summary>A virtual-address range [Start, End) whose old translations a TLB may still hold.</summary>
 public readonly record struct FlushRange(ulong Start, ulong End);

@@ -1,4 +1,4 @@
-namespace FastPT.Walk;
+namespace FastPT;
 
 public enum WalkStatus
 {
