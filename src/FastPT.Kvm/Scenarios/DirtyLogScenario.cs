@@ -37,11 +37,11 @@ public static class DirtyLogScenario
         {
             ulong va = SlotStart + ((ulong)b << 21), pa = GuestLayout.Scratch + ((ulong)b << 21);
             if (HugeBlocks[b])
-                m.Space.Map(va, pa, PageSize.Size2M, Entries.PgProt.Shared, Entries.PgProt.Table);
+                m.Space.Map(va, pa, PageSize.Size2M, PgProt.Shared, PgProt.Table);
             else
             {
                 for (ulong o = 0; o < 1UL << 21; o += 4096)
-                    m.Space.Map(va + o, pa + o, PageSize.Size4K, Entries.PgProt.Shared, Entries.PgProt.Table);
+                    m.Space.Map(va + o, pa + o, PageSize.Size4K, PgProt.Shared, PgProt.Table);
             }
         }
         for (int p = 0; p < Pages; p++)
