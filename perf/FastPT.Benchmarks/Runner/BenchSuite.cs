@@ -3,6 +3,8 @@ using FastPT.Benchmarks.Kernel;
 using FastPT.Benchmarks.Workloads;
 using FastPT.Kernels;
 using FastPT.Results.Model;
+using FastPT.Traces.Nettrace;
+using FastPT.Traces.Replay;
 
 namespace FastPT.Benchmarks.Runner;
 
@@ -195,6 +197,22 @@ public static class BenchSuite
                 results.Add(new($"replayed-{t.Name}-protect", "PageTableOps.ChangeProtection(uffd-wp) per mapped region", t.Pages, cycle[1], cycle[0], null, null, what));
                 results.Add(new($"replayed-{t.Name}-unprotect", "PageTableOps.ChangeProtection(uffd-wp resolve) per mapped region", t.Pages, cycle[2], cycle[0], null, null, what));
                 results.Add(new($"replayed-{t.Name}-scan", "PageTableOps.Scan(mask=written) per mapped region", t.Pages, cycle[3], cycle[0], null, null, what));
+            }
+            // The traces themselves, engine vs kernel: every operation through the model's public
+            // verbs, and the same operations as system calls on real memory, interleaved, warm.
+            foreach (string trace in CommittedTraces())
+            {
+                var (ops, _) = NettraceReader.ReadAll(trace);
+                string name = Path.GetFileNameWithoutExtension(trace);
+                var engine = TraceReplay.Factory("engine", ops);
+                var kernel = o.Kernel ? TraceReplay.Factory("kernel", ops) : null;
+                var cycle = TimeCycle(o.Repetitions, ops.Count,
+                    [(() => TraceReplay.Replay(ops, "engine", engine), null),
+                     .. kernel == null ? [] : new (Action, Action?)[] { (() => TraceReplay.Replay(ops, "kernel", kernel), null) }]);
+                results.Add(new($"replay-{name}", "MemoryModel Map/Unmap/Access/Protect/Zap/uffd verbs (trace replay)", ops.Count, cycle[0], null,
+                    kernel != null ? cycle[1] : null, null,
+                    $"per operation of traces/{name}.nettrace ({ops.Count} operations, new address spaces each pass); kernel = the same operations as mmap/munmap/mprotect/madvise/uffd ioctls and page touches on real memory, relocated into a reservation",
+                    "ns/operation"));
             }
         }
         if (Step(Array.IndexOf(Steps, "translate-tlb")))
