@@ -20,7 +20,7 @@ namespace FastPT.Walk;
 /// allocates nothing once its thread's job and the workers exist.
 /// </para>
 /// </summary>
-public static unsafe class ParallelWalker
+internal static unsafe class ParallelWalker
 {
     /// <summary>Below this much address space one thread is faster than waking another.</summary>
     public const ulong MinParallelBytes = 64UL << 20;
