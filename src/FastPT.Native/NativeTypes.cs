@@ -129,5 +129,5 @@ internal struct NativeTranslation
     public uint ErrorCode;
     public int FaultLevel;
     public int Success;
-    public int Reserved;
+    public int OutsideGuestMemory;
 }

@@ -80,7 +80,7 @@ internal static unsafe class TableExports
         }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "fastpt_table_info")]
+    [UnmanagedCallersOnly(EntryPoint = "fastpt_table_get_info")]
     public static int Info(nint table, NativeTableInfo* info)
     {
         try
@@ -91,6 +91,22 @@ internal static unsafe class TableExports
                 return LastError.Set(Status.InvalidArgument, "info is NULL: pass a fastpt_table_info to fill");
             *info = new NativeTableInfo { Root = t.Root, TablesInUse = t.TablesInUse, Levels = (uint)t.Levels };
             return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "fastpt_table_verify")]
+    public static int Verify(nint table)
+    {
+        try
+        {
+            if (Handles.Get<PageTable>(table, "table", out var t) is var s and not Status.Ok)
+                return s;
+            var v = t.Verify();
+            return v.IsValid ? Status.Ok : LastError.Set(Status.CorruptTables, v.ToString());
         }
         catch (Exception e)
         {

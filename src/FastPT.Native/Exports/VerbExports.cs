@@ -212,6 +212,7 @@ internal static unsafe class VerbExports
                 ErrorCode = (uint)r.ErrorCode,
                 FaultLevel = r.FaultLevel,
                 Success = r.Success ? 1 : 0,
+                OutsideGuestMemory = r.OutsideGuestMemory ? 1 : 0,
             };
             return Status.Ok;
         }
@@ -232,13 +233,21 @@ internal static unsafe class VerbExports
         return Handles.Get(flush, "flush", out f);
     }
 
-    /// <summary>A walk's result for C: OK, or OUT_OF_TABLES (with the result filled) when it stopped for lack of tables.</summary>
+    /// <summary>
+    /// A walk's result for C: OK, or (with the result filled) OUT_OF_TABLES when it stopped for
+    /// lack of tables, CORRUPT_TABLES when a link led outside guest memory.
+    /// </summary>
     private static int Walked(in WalkResult r, NativeWalkResult* result)
     {
         if (result != null)
             *result = NativeWalkResult.From(r);
-        return r.Status == WalkStatus.OutOfTables
-            ? LastError.Set(Status.OutOfTables, $"the walk ran out of page tables at 0x{r.WalkEnd:X}; everything before it was done and is in the flush plan: free tables and resume there")
-            : Status.Ok;
+        return r.Status switch
+        {
+            WalkStatus.OutOfTables => LastError.Set(Status.OutOfTables,
+                $"the walk ran out of page tables at 0x{r.WalkEnd:X}; everything before it was done and is in the flush plan: free tables and resume there"),
+            WalkStatus.OutsideGuestMemory => LastError.Set(Status.CorruptTables,
+                $"the walk stopped at 0x{r.WalkEnd:X}: an entry links to a table outside guest memory; everything before it was done and is in the flush plan"),
+            _ => Status.Ok,
+        };
     }
 }
