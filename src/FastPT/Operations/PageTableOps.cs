@@ -81,8 +81,13 @@ public static class PageTableOps
             bitmap[..(int)((pages + 63) / 64)].Clear();
         fixed (ulong* b = bitmap)
         {
-            var op = new HarvestOp(b, start, which, options.SharedTables,
-                (flags & HarvestFlags.SplitPartialHuge) != 0, atomicBitmap: options.Threads > 1);
+            bool split = (flags & HarvestFlags.SplitPartialHuge) != 0;
+            if (options.SharedTables)
+            {
+                var shared = new HarvestOp<SharedTables>(b, start, which, split, atomicBitmap: options.Threads > 1);
+                return Walk(space, start, end, ref shared, flush, options);
+            }
+            var op = new HarvestOp<ExclusiveTables>(b, start, which, split, atomicBitmap: options.Threads > 1);
             return Walk(space, start, end, ref op, flush, options);
         }
     }
