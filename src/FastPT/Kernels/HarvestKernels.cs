@@ -13,7 +13,7 @@ namespace FastPT.Kernels;
 /// Flush bits follow pte_needs_flush for each entry's old and new value (a cleared D or a
 /// changed RW flushes, A and the software bits do not).
 /// </summary>
-public static unsafe class HarvestKernels
+internal static unsafe class HarvestKernels
 {
     internal const ulong Present = Pte.Present;
 

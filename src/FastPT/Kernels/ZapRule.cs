@@ -8,7 +8,7 @@ namespace FastPT.Kernels;
 /// cleared, and a file mapping registered for uffd-wp gets a uffd-wp marker in its place
 /// when the old entry was write-protected (present with bit 10, swap with bit 2, or a marker).
 /// </summary>
-public static class ZapRule
+internal static class ZapRule
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Apply(ulong old, in ZapParams p, out bool unmapped)

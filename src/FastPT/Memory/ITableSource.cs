@@ -22,6 +22,7 @@ public unsafe interface ITableSource
     /// <summary>Returns a table; its contents are irrelevant afterwards.</summary>
     void Free(ulong physical);
 
+    /// <summary>Tables handed out and not yet freed.</summary>
     long TablesInUse { get; }
 
     /// <summary>

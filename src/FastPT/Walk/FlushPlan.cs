@@ -3,6 +3,8 @@ using System.Runtime.CompilerServices;
 namespace FastPT;
 
 /// <summary>A virtual-address range [Start, End) whose old translations a TLB may still hold.</summary>
+/// <param name="Start">The first address.</param>
+/// <param name="End">The address after the last one.</param>
 public readonly record struct FlushRange(ulong Start, ulong End);
 
 /// <summary>
@@ -14,8 +16,10 @@ public sealed class FlushPlan
     private FlushRange[] _ranges = new FlushRange[16];
     private int _count;
 
+    /// <summary>How many ranges the plan holds.</summary>
     public int Count => _count;
 
+    /// <summary>The ranges, ascending and coalesced; valid until the plan next changes.</summary>
     public ReadOnlySpan<FlushRange> Ranges => _ranges.AsSpan(0, _count);
 
     /// <summary>Total bytes of address space to flush.</summary>
@@ -30,6 +34,7 @@ public sealed class FlushPlan
         }
     }
 
+    /// <summary>Empties the plan (keeps its storage), after the caller has flushed.</summary>
     public void Clear() => _count = 0;
 
     /// <summary>Adds [start, end); merges with the last range when they touch.</summary>
@@ -112,6 +117,7 @@ public sealed class FlushPlan
         }
     }
 
+    /// <summary>The ranges in hex, e.g. <c>[0x1000, 0x3000)</c>.</summary>
     public override string ToString() =>
         string.Join(", ", Ranges.ToArray().Select(r => $"[0x{r.Start:X}, 0x{r.End:X})"));
 }
