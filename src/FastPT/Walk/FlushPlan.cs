@@ -2,7 +2,11 @@ using System.Runtime.CompilerServices;
 
 namespace FastPT.Walk;
 
-/// <summary>A virtual-address range [Start, End) whose old translations a TLB may still hold.</summary>
+/// <summary>
+/// A virtual-address range [Start, End) whose old translations a TLB may still hold. An End of 0
+/// is the top of the address space (2^64: a huge leaf split at the top of the upper half is
+/// flushed whole), as <see cref="Tlb.SoftwareTlb.InvalidateRange"/> reads it.
+/// </summary>
 public readonly record struct FlushRange(ulong Start, ulong End);
 
 /// <summary>
