@@ -36,13 +36,14 @@ public sealed class FlushPlan
 
     public void Clear() => _count = 0;
 
-    /// <summary>Adds [start, end); merges with the last range when they touch.</summary>
+    /// <summary>Adds [start, end) (end 0: the top); merges with the last range when they touch.</summary>
     public void Add(ulong start, ulong end)
     {
-        if (_count > 0 && _ranges[_count - 1].End >= start && _ranges[_count - 1].Start <= end)
+        // Ends compare as End - 1, so an End of 0 (2^64) is the highest, not the lowest.
+        if (_count > 0 && (start == 0 || _ranges[_count - 1].End - 1 >= start - 1) && (end == 0 || _ranges[_count - 1].Start <= end))
         {
             ref var last = ref _ranges[_count - 1];
-            last = new FlushRange(Math.Min(last.Start, start), Math.Max(last.End, end));
+            last = new FlushRange(Math.Min(last.Start, start), Math.Max(last.End - 1, end - 1) + 1);
             return;
         }
         if (_count == _ranges.Length)
