@@ -10,7 +10,7 @@ namespace FastPT.Cli.Commands;
 
 /// <summary>
 /// `fastpt replay TRACE`: replay a .nettrace into address spaces and report speed, footprint and
-/// digests. Warm by default (an untimed pass first, so the JIT is not timed); `--target kernel`
+/// digests. Warm by default (untimed passes for a second first, so the JIT is not timed); `--target kernel`
 /// replays the same operations on the live kernel too, interleaved with the engine in one run.
 /// </summary>
 internal static class ReplayCommand
@@ -33,9 +33,9 @@ internal static class ReplayCommand
         var repetitions = new Option<int>("--repetitions")
         {
             Description = "Timed passes of each target (the figures are medians).",
-            DefaultValueFactory = _ => 3,
+            DefaultValueFactory = _ => 5,
         };
-        var cold = new Option<bool>("--cold") { Description = "No untimed warm-up pass: the first pass then includes JIT compilation." };
+        var cold = new Option<bool>("--cold") { Description = "No untimed warm-up passes: the first pass then includes JIT compilation." };
         var cmd = new Command("replay", "Replay a trace into address spaces: operations per second (warm), pages touched, tables in use, digests of the final state; --target kernel times the live kernel beside the engine.")
         {
             trace, snapshotEvery, json, target, repetitions, cold,
@@ -73,7 +73,7 @@ internal static class ReplayCommand
     }
 
     private static string Timing(ReplayMeasurement m) =>
-        m.Warm ? $"warm (after one untimed pass), median of {m.Seconds.Count}" : $"cold (the first pass includes JIT compilation), median of {m.Seconds.Count}";
+        m.Warm ? $"warm (after {TraceReplay.WarmUpSeconds:0.#} s of untimed passes), median of {m.Seconds.Count}" : $"cold (the first pass includes JIT compilation), median of {m.Seconds.Count}";
 
     private static string N(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
 

@@ -38,12 +38,17 @@ public static class TraceReplay
         return (Replay(ops, target, Factory(target, ops), snapshotEvery), summary);
     }
 
+    /// <summary>How long each target replays untimed before the timed passes (see <see cref="Measure"/>).</summary>
+    public const double WarmUpSeconds = 1.0;
+
     /// <summary>
-    /// Timed passes of one trace into each target in one process. Warm: one untimed pass of each
-    /// target first (the JIT compiles the paths the trace takes; cold figures time the compiler
-    /// too). Then <paramref name="repetitions"/> passes of each, interleaved, so the slow phases of
-    /// a loaded machine hit every target alike and the per-pass ratios pair up.
+    /// Timed passes of one trace into each target in one process. Warm: untimed passes of each
+    /// target for <see cref="WarmUpSeconds"/> first (the JIT's tiering settles on the paths the
+    /// trace takes; cold figures time the compiler too). Then <paramref name="repetitions"/>
+    /// passes of each, interleaved, so the slow phases of a loaded machine hit every target alike
+    /// and the per-pass ratios pair up.
     /// </summary>
+
     public static IReadOnlyList<ReplayMeasurement> Measure(IReadOnlyList<TraceOperation> operations, IReadOnlyList<string> targets,
         long snapshotEvery = 0, int repetitions = 3, bool warmUp = true)
     {
@@ -51,8 +56,15 @@ public static class TraceReplay
         var factories = targets.Select(t => Factory(t, operations)).ToList();
         if (warmUp)
         {
+            // Warm means steady state: the JIT promotes hot methods to optimised code only after
+            // they have run a while (tiered compilation), so one pass is not enough. Untimed
+            // passes for at least WarmUpSeconds (and two passes) per target.
             for (int t = 0; t < targets.Count; t++)
-                Replay(operations, targets[t], factories[t], snapshotEvery);
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                for (int pass = 0; pass < 2 || System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds < WarmUpSeconds; pass++)
+                    Replay(operations, targets[t], factories[t], snapshotEvery);
+            }
         }
         var seconds = targets.Select(_ => new double[repetitions]).ToList();
         var last = new ReplayResult[targets.Count];

@@ -43,6 +43,27 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
 
     public AddressSpace Space { get; }
 
+    /// <summary>
+    /// How the model's range verbs (Unmap, Protect, Zap, WriteProtect, Unregister, Scan) walk:
+    /// <see cref="WalkOptions.Parallelism"/> spreads large ranges over threads (scans stay on
+    /// the calling thread: their output is ordered), <see cref="WalkOptions.SharedTables"/>
+    /// makes every leaf change a compare-exchange for translations running beside the model.
+    /// Model verbs always finish their range, so a page budget is refused.
+    /// </summary>
+    public WalkOptions WalkOptions
+    {
+        get => _walkOptions;
+        set
+        {
+            value.Validate();
+            if (value.BudgetPages != 0)
+                throw new ArgumentException("a MemoryModel's verbs finish their range: BudgetPages must be 0 (use PageTableOps for budgeted walks)", nameof(value));
+            _walkOptions = value;
+        }
+    }
+
+    private WalkOptions _walkOptions;
+
     public long TablesInUse => Space.Tables.TablesInUse;
 
     private bool Async => (Features & UffdFeatures.WpAsync) != 0;
@@ -82,7 +103,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         for (; last < _vmas.Count && _vmas[last].Start < end; last++)
         {
             var v = _vmas[last];
-            var r = Completed(PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush), "munmap");
+            var r = Completed(PageTableOps.Zap(Space, v.Start, v.End, ZapParams.Unmap, flush, _walkOptions), "munmap");
             changed += r.EntriesChanged;
             freed += r.TablesFreed;
         }
@@ -215,7 +236,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         {
             var v = _vmas[i];
             var p = !v.Anonymous && v.UffdWp ? ZapParams.DontNeedFileUffdWp : ZapParams.DontNeed;
-            Completed(PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush), "MADV_DONTNEED");
+            Completed(PageTableOps.Zap(Space, Math.Max(start, v.Start), Math.Min(end, v.End), p, flush, _walkOptions), "MADV_DONTNEED");
         }
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.Zap(TraceSpace, start, length, 0, FastPTEventSource.Unknown, FastPTEventSource.Unknown);
@@ -227,7 +248,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             flags |= ChangeProtectionFlags.TryChangeWritable;
         var p = new ChangeProtectionParams(v.PageProt, flags, UseMarkers(v), v.MayWrite, v.Shared, v.UffdWp);
         bool splitHuge = (flags & ChangeProtectionFlags.UffdWp) != 0 && !v.Anonymous;
-        return PageTableOps.ChangeProtection(Space, start, end, p, flush, splitHuge: splitHuge);
+        return PageTableOps.ChangeProtection(Space, start, end, p, flush, _walkOptions, splitHuge: splitHuge);
     }
 
     /// <summary>
