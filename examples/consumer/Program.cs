@@ -3,31 +3,37 @@
 // tests/FastPT.Tests/Docs/ReadmeTourTests.cs fails when they differ, and
 // `FASTPT_UPDATE_TOUR=1 dotnet test tests/FastPT.Tests -c Release --filter ReadmeTour` copies the block here.
 // <readme-tour>
-using FastPT.Entries;
-using FastPT.Kernels;
-using FastPT.Memory;
-using FastPT.Operations;
-using FastPT.Paging;
+using FastPT;
 using FastPT.Uffd;
-using FastPT.Walk;
 
-// Tables: 4 KiB-aligned native blocks (or GuestMemoryTableSource over a guest's RAM).
-using var tables = new NativeTableSource();
-using var space = new AddressSpace(tables, levels: 4);        // space.Root is the CR3 value
+// A 4-level table in native memory (PageTable.InGuestMemory puts the tables in a guest's RAM).
+using var table = new PageTable();                  // table.Root is the CR3 value
 
-space.Map(0x4000_0000, 0x1_0000_0000, PageSize.Size2M, PgProt.Shared | Pte.Dirty);
-space.Map(0x4020_0000, 0x2_0000_0000, PageSize.Size4K, PgProt.Shared);
+// MapRange picks the leaves: here one of 1 GiB, one of 2 MiB and one of 4 KiB.
+var m = table.MapRange(0x4000_0000, 0x8020_1000, 0x1_0000_0000, PageFlags.Writable | PageFlags.User);
 
 // The hardware walk: rights combined over all levels, A/D set, #PF error code on failure.
-var t = space.Translate(0x4020_0123, AccessType.Write, new CpuMode(User: true));
-// t.Success, t.PhysicalAddress == 0x2_0000_0123, t.Size == PageSize.Size4K
+var t = table.Translate(0x8020_0123, AccessType.Write, CpuMode.UserMode);
+// t.Success, t.PhysicalAddress == 0x1_4020_0123, t.Size == PageSize.Size4K
 
-// Batch: userfaultfd write-protect of a range, markers into empty entries, tables made lazily.
+// Write-protect keeps each entry's own bits; every verb that can change a present entry
+// fills a flush plan: the ranges a TLB may still translate the old way.
 var flush = new FlushPlan();
-var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
-WalkResult r = PageTableOps.ChangeProtection(space, 0x4000_0000, 0x8000_0000, wp, flush);
-// r.EntriesChanged, r.TablesAllocated, r.WalkEnd; flush.Ranges: what a TLB may still hold
-space.Verify().ThrowIfInvalid();  // debug builds: every table reachable once, entries valid, none leaked
+WalkResult r = table.WriteProtect(0x4000_0000, 0x8020_1000, flush);
+var fault = table.Translate(0x8020_0123, AccessType.Write, CpuMode.UserMode);
+// fault.Success == false, fault.ErrorCode == PageFaultError.Present | Write | User
+flush.Clear();
+table.Unprotect(0x4000_0000, 0x8020_1000, flush);
+
+// Dirty logging: a CPU (here Translate) sets D; Harvest reports and clears it, a bit per 4 KiB page.
+table.Translate(0x8000_0042, AccessType.Write, CpuMode.UserMode);
+var dirty = new ulong[9];
+table.Harvest(0x8000_0000, 0x8020_1000, dirty, flush);
+// dirty[0..8]: all 512 pages of the 2 MiB leaf; dirty[8] bit 0: the 4 KiB page written above
+
+table.Verify().ThrowIfInvalid();  // debug builds: every table reachable once, entries valid, none leaked
+
+// Bad input throws PageTableException with a typed Error (C: a FASTPT_ERR_* status) and changes nothing.
 
 // Linux semantics on top: VMAs, page cache, the fault path, pagemap, PAGEMAP_SCAN.
 using var mm = new MemoryModel(UffdFeatures.WpAsync);
@@ -39,7 +45,7 @@ var access = mm.Access(0x7f00_0000_1000, write: true, flush);         // async: 
 var regions = new PageRegion[16];                                     // like PAGEMAP_SCAN's vec
 var written = mm.Scan(0x7f00_0000_0000, 0x7f00_0004_0000,
     new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true), regions, flush);
-// regions[..written.RegionCount]; every verb that can change a present entry fills a flush plan
+// regions[..written.RegionCount]
 // </readme-tour>
 
 // Name the FastPT that ran, so .ci/run can tell the packed package from any other copy.

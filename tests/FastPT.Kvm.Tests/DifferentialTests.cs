@@ -58,7 +58,7 @@ public sealed class DifferentialTests(ITestOutputHelper output)
             ModelOverride = c => c with { WriteProtect = !c.WriteProtect },
         });
         output.WriteLine(report.Verdict);
-        Assert.Contains(report.Mismatches, m => m.Kind == MismatchKind.Outcome && !m.Cpu.User && m.Probe.Access == FastPT.Paging.AccessType.Write);
+        Assert.Contains(report.Mismatches, m => m.Kind == MismatchKind.Outcome && !m.Cpu.User && m.Probe.Access == FastPT.AccessType.Write);
     }
 
     [SkippableFact]

@@ -15,7 +15,7 @@ public sealed unsafe class KernelPagemapScan : IDisposable
     private readonly Pagemap _pagemap;
     private readonly nint _addr;
     private readonly int[] _written;
-    private readonly PageRegion[] _regions;
+    private readonly FastPT.Linux.PageRegion[] _regions;
 
     public KernelPagemapScan(ulong bytes, double writtenFraction, int seed = 1)
     {
@@ -27,7 +27,7 @@ public sealed unsafe class KernelPagemapScan : IDisposable
         _pagemap = new Pagemap();
         var r = new Random(seed);
         _written = [.. Enumerable.Range(0, (int)(bytes >> 12)).Where(_ => r.NextDouble() < writtenFraction)];
-        _regions = new PageRegion[_written.Length + 16];
+        _regions = new FastPT.Linux.PageRegion[_written.Length + 16];
         _uffd.WriteProtect(_addr, (nuint)bytes, protect: true);
     }
 

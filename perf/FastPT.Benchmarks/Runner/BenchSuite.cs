@@ -36,7 +36,7 @@ public static class BenchSuite
     [
         "protect/unprotect-present-hot", "protect/unprotect-present-dram", "markers-empty",
         "scan-written-reprotect", "translate-random", "wp-fault-roundtrip",
-        "model-protect-faulted", "model-scan-faulted", "replayed-traces", "translate-tlb",
+        "model-protect-faulted", "model-scan-faulted", "replayed-traces", "translate-tlb", "dirty-log",
     ];
 
     /// <summary>Runs the selected steps; <paramref name="args"/> (the command line) is recorded in the environment.</summary>
@@ -217,6 +217,8 @@ public static class BenchSuite
         }
         if (Step(Array.IndexOf(Steps, "translate-tlb")))
             TranslateTlbStep.Run(o, results);
+        if (Step(Array.IndexOf(Steps, "dirty-log")))
+            DirtyLogStep.Run(o, results);
         return new BenchReport(environment with { LoadAfter = EnvironmentProbe.LoadAverage() }, results);
     }
 

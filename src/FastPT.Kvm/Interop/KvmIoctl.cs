@@ -11,6 +11,8 @@ internal static class KvmIoctl
     public const ulong CreateVcpu = 0xAE41;
     public const ulong GetDirtyLog = 0x4010AE42;         // _IOW(0xAE, 0x42, struct kvm_dirty_log)
     public const ulong SetUserMemoryRegion = 0x4020AE46; // _IOW(0xAE, 0x46, struct kvm_userspace_memory_region)
+    public const ulong EnableCap = 0x4068AEA3;           // _IOW(0xAE, 0xa3, struct kvm_enable_cap)
+    public const ulong ClearDirtyLog = 0xC018AEC0;       // _IOWR(0xAE, 0xc0, struct kvm_clear_dirty_log)
     public const ulong Run = 0xAE80;
     public const ulong GetRegs = 0x8090AE81;             // _IOR(0xAE, 0x81, struct kvm_regs)
     public const ulong SetRegs = 0x4090AE82;
@@ -20,6 +22,7 @@ internal static class KvmIoctl
     public const ulong SetCpuid2 = 0x4008AE90;           // _IOW(0xAE, 0x90, struct kvm_cpuid2)
 
     public const int CapImmediateExit = 136;
+    public const int CapManualDirtyLogProtect2 = 168;
     public const uint MemLogDirtyPages = 1;
 }
 

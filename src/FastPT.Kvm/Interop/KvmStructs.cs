@@ -80,6 +80,26 @@ internal struct KvmDirtyLog
     public ulong DirtyBitmap;
 }
 
+/// <summary>struct kvm_clear_dirty_log.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct KvmClearDirtyLog
+{
+    public uint Slot;
+    public uint NumPages;
+    public ulong FirstPage;
+    public ulong DirtyBitmap;
+}
+
+/// <summary>struct kvm_enable_cap.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KvmEnableCap
+{
+    public uint Cap;
+    public uint Flags;
+    public fixed ulong Args[4];
+    public fixed byte Pad[64];
+}
+
 /// <summary>Offsets into the mmap'ed struct kvm_run page.</summary>
 internal static class KvmRunLayout
 {

@@ -9,7 +9,7 @@ using FastPT.Paging;
 namespace FastPT.Kvm.Oracle;
 
 /// <summary>
-/// Holds FastPT's <see cref="AddressSpace.Translate"/> to what a KVM vCPU does on the same
+/// Holds FastPT's <see cref="AddressSpace.Translate(ulong, AccessType, in CpuMode, bool)"/> to what a KVM vCPU does on the same
 /// tables. Per address space: a fresh VM (no shadow state from earlier spaces). Per batch:
 /// A/D bits re-randomised, KVM's shadow pages dropped and CR3 reloaded, a random CPU mode,
 /// then thousands of probes in one KVM_RUN. FastPT replays the same probes on a copy of the

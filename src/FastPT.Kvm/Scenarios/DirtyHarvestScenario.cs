@@ -34,7 +34,7 @@ public static class DirtyHarvestScenario
         var rng = new Random(seed);
         using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
         for (int i = 0; i < pages; i++)
-            m.Space.Map(Page(i), GuestLayout.Scratch + (ulong)i * 4096, PageSize.Size4K, Entries.PgProt.SharedExec, Entries.PgProt.Table);
+            m.Space.Map(Page(i), GuestLayout.Scratch + (ulong)i * 4096, PageSize.Size4K, PgProt.SharedExec, PgProt.Table);
         var written = new List<HashSet<ulong>>();
         for (int r = 0; r < rounds; r++)
         {

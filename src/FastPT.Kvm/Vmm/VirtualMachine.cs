@@ -117,6 +117,36 @@ public sealed unsafe class VirtualMachine : IDisposable
     }
 
     /// <summary>
+    /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: from now on KVM_GET_DIRTY_LOG only reports and
+    /// <see cref="ClearDirtyLog"/> re-protects by mask. Call before <see cref="SetDirtyLogging"/>.
+    /// Returns false, changing nothing, when the backend does not offer it.
+    /// </summary>
+    public bool EnableManualDirtyLogProtect()
+    {
+        if (_dirtyLogging)
+            throw new InvalidOperationException("enable manual dirty-log protection before dirty logging is turned on");
+        if (Libc.Ioctl(_vmFd, KvmIoctl.CheckExtension, KvmIoctl.CapManualDirtyLogProtect2) <= 0)
+            return false;
+        var cap = new KvmEnableCap { Cap = KvmIoctl.CapManualDirtyLogProtect2 };
+        cap.Args[0] = 1;   // KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE
+        if (Libc.Ioctl(_vmFd, KvmIoctl.EnableCap, &cap) < 0)
+            throw new KvmException($"KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2): {Errno.DescribeLast()}");
+        return true;
+    }
+
+    /// <summary>KVM_CLEAR_DIRTY_LOG of slot 0: re-protects the pages set in <paramref name="bitmap"/>, bit k = page firstPage + k.</summary>
+    public void ClearDirtyLog(ulong firstPage, ReadOnlySpan<ulong> bitmap)
+    {
+        ulong pages = Math.Min((ulong)bitmap.Length * 64, Memory.Size / 4096 - firstPage);
+        fixed (ulong* b = bitmap)
+        {
+            var log = new KvmClearDirtyLog { Slot = Slot, FirstPage = firstPage, NumPages = (uint)pages, DirtyBitmap = (ulong)b };
+            if (Libc.Ioctl(_vmFd, KvmIoctl.ClearDirtyLog, &log) < 0)
+                throw new KvmException($"KVM_CLEAR_DIRTY_LOG: {Errno.DescribeLast()}");
+        }
+    }
+
+    /// <summary>
     /// Makes KVM forget every writable shadow translation of guest RAM (a write-protect
     /// sweep through the dirty log), so the next guest write re-walks the guest's tables.
     /// Safe while the vCPU runs on another thread.

@@ -18,7 +18,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
     private Pagemap? _pagemap;
     private BlockingWriter? _writer;
     private Dictionary<string, long>? _thpCountersAtStart;
-    private PageRegion[] _scanBuffer = [];
+    private FastPT.Linux.PageRegion[] _scanBuffer = [];
 
     /// <summary>How long one store may stay blocked before the run fails instead of hanging.</summary>
     public int FaultTimeoutMilliseconds { get; init; } = 10_000;
@@ -176,7 +176,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
         var r = _regions[region];
         // A run holds at least one page, so count entries always suffice for one call.
         if (_scanBuffer.Length < count)
-            _scanBuffer = new PageRegion[count];
+            _scanBuffer = new FastPT.Linux.PageRegion[count];
         var arg = new PmScanArg
         {
             Flags = request.WriteProtectMatching ? PagemapScan.FlagWpMatching : 0,

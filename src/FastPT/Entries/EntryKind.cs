@@ -1,7 +1,7 @@
 namespace FastPT.Entries;
 
 /// <summary>How Linux reads a leaf entry.</summary>
-public enum EntryKind : byte
+internal enum EntryKind : byte
 {
     /// <summary>pte_none: zero, or only A/D garbage.</summary>
     None,

@@ -4,7 +4,7 @@ namespace FastPT.Entries;
 /// L1TF hardening (pgprot-invert): a non-zero entry with P=0 stores its PFN
 /// one's-complemented so a speculative walk cannot reach real memory.
 /// </summary>
-public static class L1tf
+internal static class L1tf
 {
     public static bool NeedsInvert(ulong v) => v != 0 && (v & Pte.Present) == 0;
 

@@ -4,7 +4,7 @@ namespace FastPT.Entries;
 /// Linux 6.12's x86-64 PTE helpers as pure functions on entry values
 /// (pte_none, pte_present, pte_modify, pte_wrprotect, pte_mkuffd_wp, ...).
 /// </summary>
-public static class LinuxPte
+internal static class LinuxPte
 {
     public static bool IsNone(ulong v) => (v & ~Pte.KnlErratumMask) == 0;
 

@@ -1,14 +1,23 @@
-namespace FastPT.Entries;
+using FastPT.Entries;
+
+namespace FastPT;
 
 /// <summary>Linux x86-64 page protections (pgprot values), as the kernel builds them.</summary>
 public static class PgProt
 {
-    public const ulong None = 0x120;                              // A | PROTNONE
-    public const ulong Shared = 0x8000_0000_0000_0027;            // P|RW|US|A|NX
+    /// <summary>PAGE_NONE: A|PROTNONE.</summary>
+    public const ulong None = 0x120;
+    /// <summary>PAGE_SHARED: P|RW|US|A|NX.</summary>
+    public const ulong Shared = 0x8000_0000_0000_0027;
+    /// <summary>PAGE_SHARED_EXEC: P|RW|US|A.</summary>
     public const ulong SharedExec = 0x27;
-    public const ulong ReadOnly = 0x8000_0000_0000_0025;          // P|US|A|NX (= PAGE_COPY)
+    /// <summary>PAGE_READONLY: P|US|A|NX (the same as PAGE_COPY).</summary>
+    public const ulong ReadOnly = 0x8000_0000_0000_0025;
+    /// <summary>PAGE_READONLY_EXEC: P|US|A.</summary>
     public const ulong ReadOnlyExec = 0x25;
+    /// <summary>PAGE_COPY: a private writable mapping before COW (read-only).</summary>
     public const ulong Copy = ReadOnly;
+    /// <summary>PAGE_COPY_EXEC.</summary>
     public const ulong CopyExec = ReadOnlyExec;
 
     /// <summary>A user page-table (non-leaf) entry: P|RW|US|A|D (_PAGE_TABLE).</summary>

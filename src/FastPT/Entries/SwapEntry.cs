@@ -4,7 +4,7 @@ namespace FastPT.Entries;
 /// The x86-64 "swap format" of a non-present entry: type in bits 59..63, the one's
 /// complement of the offset in bits 9..58 (L1TF hardening), bits 1..3 free for flags.
 /// </summary>
-public static class SwapEntry
+internal static class SwapEntry
 {
     public const int TypeBits = 5;
     public const int TypeShift = 59;

@@ -6,7 +6,7 @@ namespace FastPT.Kernels;
 /// Dispatch for the change-protection kernel over a run of PTEs. The scalar loop is the
 /// reference; SIMD versions produce identical entries, counts and flush masks.
 /// </summary>
-public static unsafe class ChangeProtectionKernels
+internal static unsafe class ChangeProtectionKernels
 {
     /// <summary>
     /// Applies the rule to <paramref name="count"/> entries with the process's ISA, exclusive

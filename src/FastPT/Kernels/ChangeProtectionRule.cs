@@ -7,7 +7,7 @@ namespace FastPT.Kernels;
 /// The per-entry rule of Linux's change_pte_range (6.12+ semantics), the readable
 /// specification every change-protection kernel must match bit for bit.
 /// </summary>
-public static class ChangeProtectionRule
+internal static class ChangeProtectionRule
 {
     // 6.12 swap types with CONFIG_MIGRATION, MEMORY_FAILURE and DEVICE_PRIVATE (fact sheet 3.2).
     public const int MigrationRead = 24;

@@ -9,7 +9,7 @@ namespace FastPT.Kernels;
 /// change, P/D going 1 to 0 (A is ignored, as for change_protection), or a change of a
 /// bit the hardware interprets needs a flush; software bits never do.
 /// </summary>
-public static class FlushRules
+internal static class FlushRules
 {
     public const ulong FlushOnClear = Pte.Present | Pte.Dirty;
     public const ulong FlushOnChange = Pte.Writable | Pte.User | Pte.WriteThrough | Pte.CacheDisable

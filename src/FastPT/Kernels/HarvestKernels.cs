@@ -3,51 +3,40 @@ using FastPT.Entries;
 
 namespace FastPT.Kernels;
 
-/// <summary>Which hardware-set bit a harvest collects and clears.</summary>
-public enum HarvestBit
-{
-    /// <summary>D (bit 6): pages written since the last harvest; clearing it needs a TLB flush.</summary>
-    Dirty,
-    /// <summary>A (bit 5): pages used since the last harvest; clearing it needs no flush.</summary>
-    Accessed,
-}
-
-/// <summary>How a harvest treats the caller's bitmap and huge leaves at the range's edges.</summary>
-[Flags]
-public enum HarvestFlags
-{
-    /// <summary>Overwrite the bitmap's bits for the range; never split.</summary>
-    None = 0,
-    /// <summary>OR into the caller's bitmap (merging harvests, as KVM's dirty log users do).</summary>
-    Accumulate = 1 << 0,
-    /// <summary>Split a huge leaf the range covers in part, so the edges are tracked per 4 KiB page (allocates tables).</summary>
-    SplitPartialHuge = 1 << 1,
-}
-
 /// <summary>
-/// Dispatch for the A/D harvest-and-clear kernel: for each present (P=1) entry with the bit
-/// set, sets bit i of <paramref name="harvested"/> and clears the bit in the entry. Returns
-/// how many were harvested. In shared tables the clear is an atomic AND, so a bit a walker
-/// sets after the read is kept for the next harvest. Flush bits follow pte_needs_flush: a
-/// cleared D flushes (the CPU would not set it again through a cached translation), A does not.
+/// Dispatch for the bit-move kernel: for each present (P=1) entry with the <c>from</c> bit set,
+/// sets bit i of <c>moved</c>, clears <c>from</c> in the entry and sets <c>to</c>; every other
+/// bit of the entry is kept. Returns how many entries moved. An A/D harvest is a move to
+/// nothing; the raw-table write-protect moves RW to the write-protect bit (10) and unprotect
+/// moves it back, so an entry that was read-only before is never made writable. In shared
+/// tables the change is atomic per entry, so a bit a walker sets after the read is kept.
+/// Flush bits follow pte_needs_flush for each entry's old and new value (a cleared D or a
+/// changed RW flushes, A and the software bits do not).
 /// </summary>
-public static unsafe class HarvestKernels
+internal static unsafe class HarvestKernels
 {
+    internal const ulong Present = Pte.Present;
+
     public static long Harvest(ulong* entries, int count, HarvestBit which, Span<ulong> harvested, Span<ulong> flush) =>
         Harvest<ExclusiveTables>(KernelIsas.Selected, entries, count, which, harvested, flush);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-
     public static long Harvest<TMode>(KernelIsa isa, ulong* entries, int count, HarvestBit which, Span<ulong> harvested, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode =>
+        Move<TMode>(isa, entries, count, which == HarvestBit.Dirty ? Pte.Dirty : Pte.Accessed, 0, harvested, flush);
+
+    /// <param name="from">The bit that selects and leaves an entry (one bit, never P).</param>
+    /// <param name="to">Bits set in every entry that moved (0 for a harvest).</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static long Move<TMode>(KernelIsa isa, ulong* entries, int count, ulong from, ulong to, Span<ulong> moved, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
-        ulong bit = which == HarvestBit.Dirty ? Pte.Dirty : Pte.Accessed;
         return isa switch
         {
-            KernelIsa.Avx512 => HarvestVector512.Apply<TMode>(entries, count, bit, harvested, flush),
-            KernelIsa.Avx2 => HarvestVector256.Apply<TMode>(entries, count, bit, harvested, flush),
-            KernelIsa.V128 => HarvestVector128.Apply<TMode>(entries, count, bit, harvested, flush),
-            _ => HarvestScalar.Apply<TMode>(entries, count, bit, harvested, flush),
+            KernelIsa.Avx512 => HarvestVector512.Apply<TMode>(entries, count, from, to, moved, flush),
+            KernelIsa.Avx2 => HarvestVector256.Apply<TMode>(entries, count, from, to, moved, flush),
+            KernelIsa.V128 => HarvestVector128.Apply<TMode>(entries, count, from, to, moved, flush),
+            _ => HarvestScalar.Apply<TMode>(entries, count, from, to, moved, flush),
         };
     }
 }

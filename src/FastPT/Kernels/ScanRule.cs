@@ -8,7 +8,7 @@ namespace FastPT.Kernels;
 /// the VMA's own facts, the request's filter and return mask, and whether to write-protect
 /// what is kept (PM_SCAN_WP_MATCHING).
 /// </summary>
-public readonly record struct ScanParams
+internal readonly record struct ScanParams
 {
     /// <summary>No frame is the zero page (raw tables).</summary>
     public const ulong NoPfn = ulong.MaxValue;
@@ -92,7 +92,7 @@ public readonly record struct ScanParams
 /// entry is WRITTEN when the VMA says so. Soft-dirty from bit 11 (present) or swap bit 1.
 /// With WP_MATCHING a kept written entry is write-protected as make_uffd_wp_pte does.
 /// </summary>
-public static class ScanRule
+internal static class ScanRule
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static PageCategories Categorize(ulong e, in ScanParams p)

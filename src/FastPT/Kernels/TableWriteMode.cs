@@ -9,7 +9,7 @@ namespace FastPT.Kernels;
 /// pass a mode that races the slot right before the commit and prove nothing set
 /// concurrently is lost (and that no commit bypasses the mode).
 /// </summary>
-public unsafe interface ITableWriteMode
+internal unsafe interface ITableWriteMode
 {
     /// <summary>
     /// True when translations may run concurrently and set A/D: every change is a
@@ -25,7 +25,7 @@ public unsafe interface ITableWriteMode
 }
 
 /// <summary>Nothing else touches the tables: plain (SIMD) stores.</summary>
-public readonly unsafe struct ExclusiveTables : ITableWriteMode
+internal readonly unsafe struct ExclusiveTables : ITableWriteMode
 {
     public static bool Shared => false;
 
@@ -48,7 +48,7 @@ public readonly unsafe struct ExclusiveTables : ITableWriteMode
 }
 
 /// <summary>Concurrent walkers may set A/D bits: atomic read-modify-write per changed entry.</summary>
-public readonly unsafe struct SharedTables : ITableWriteMode
+internal readonly unsafe struct SharedTables : ITableWriteMode
 {
     public static bool Shared => true;
 
@@ -61,7 +61,7 @@ public readonly unsafe struct SharedTables : ITableWriteMode
 }
 
 /// <summary>The one place a kernel's scalar path commits a changed entry in either mode.</summary>
-public static unsafe class TableWrite
+internal static unsafe class TableWrite
 {
     /// <summary>
     /// Writes <paramref name="value"/> over the entry last read as <paramref name="seen"/>: a

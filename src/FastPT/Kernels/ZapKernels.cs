@@ -7,7 +7,7 @@ namespace FastPT.Kernels;
 /// Returns the entries that were present (pages unmapped); sets a flush bit for each, since
 /// a TLB may hold any present entry (PROT_NONE ones included, as Linux's mmu_gather does).
 /// </summary>
-public static unsafe class ZapKernels
+internal static unsafe class ZapKernels
 {
     public static long Apply(ulong* entries, int count, in ZapParams p, Span<ulong> flush) =>
         Apply<ExclusiveTables>(KernelIsas.Selected, entries, count, p, flush);

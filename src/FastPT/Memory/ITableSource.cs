@@ -1,4 +1,4 @@
-namespace FastPT.Memory;
+namespace FastPT;
 
 /// <summary>
 /// Where page tables live: hands out zeroed, 4 KiB-aligned tables of 512 entries and
@@ -22,6 +22,7 @@ public unsafe interface ITableSource
     /// <summary>Returns a table; its contents are irrelevant afterwards.</summary>
     void Free(ulong physical);
 
+    /// <summary>Tables handed out and not yet freed.</summary>
     long TablesInUse { get; }
 
     /// <summary>

@@ -10,14 +10,15 @@ namespace FastPT.Operations;
 /// <c>start + k * 4096</c> whose bit was harvested, 4 KiB PTEs and huge leaves alike (a dirty
 /// 2 MiB leaf sets all the bits of its pages). It never allocates unless asked to split:
 /// a huge leaf the range covers only in part reports its covered pages and keeps its bit,
-/// so nothing outside the range is lost.
+/// so nothing outside the range is lost. With <see cref="SharedTables"/> as
+/// <typeparamref name="TMode"/> every clear is atomic, so a bit a vCPU sets meanwhile is seen.
 /// </summary>
-internal readonly unsafe struct HarvestOp : ILeafOp
+internal readonly unsafe struct HarvestOp<TMode> : ILeafOp
+    where TMode : struct, ITableWriteMode
 {
     private readonly ulong* _bitmap;
     private readonly ulong _start;
     private readonly HarvestBit _which;
-    private readonly bool _shared;
     private readonly bool _splitPartial;
     private readonly bool _atomicBitmap;
     private readonly KernelIsa _isa;
@@ -26,14 +27,13 @@ internal readonly unsafe struct HarvestOp : ILeafOp
     /// <param name="splitPartialHuge">Split a huge leaf the range covers in part, for 4 KiB granularity at the edges.</param>
     /// <param name="atomicBitmap">Copies of the op on other threads OR into neighbouring bits of the same words.</param>
     /// <param name="isa">The kernel width (tests run every one; default: the process's).</param>
-    public HarvestOp(ulong* bitmap, ulong start, HarvestBit which, bool sharedTables, bool splitPartialHuge = false, bool atomicBitmap = false,
+    public HarvestOp(ulong* bitmap, ulong start, HarvestBit which, bool splitPartialHuge = false, bool atomicBitmap = false,
         KernelIsa? isa = null)
     {
         _isa = isa ?? KernelIsas.Selected;
         _bitmap = bitmap;
         _start = start;
         _which = which;
-        _shared = sharedTables;
         _splitPartial = splitPartialHuge;
         _atomicBitmap = atomicBitmap;
     }
@@ -54,9 +54,7 @@ internal readonly unsafe struct HarvestOp : ILeafOp
     {
         Span<ulong> got = stackalloc ulong[8];
         got.Clear();
-        changed += _shared
-            ? HarvestKernels.Harvest<SharedTables>(_isa, entries, count, _which, got, flush)
-            : HarvestKernels.Harvest<ExclusiveTables>(_isa, entries, count, _which, got, flush);
+        changed += HarvestKernels.Harvest<TMode>(_isa, entries, count, _which, got, flush);
         ulong page = (va - _start) >> 12;
         for (int w = 0; w < 8; w++)
         {
@@ -76,15 +74,15 @@ internal readonly unsafe struct HarvestOp : ILeafOp
     public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
     {
         ulong bit = _which == HarvestBit.Dirty ? Pte.Dirty : Pte.Accessed;
-        ulong old = _shared ? Volatile.Read(ref *entry) : *entry;
+        ulong old = TMode.Shared ? Volatile.Read(ref *entry) : *entry;
         if ((old & (Pte.Present | bit)) != (Pte.Present | bit))
             return HugeAction.Done;
         ulong size = 1UL << (12 + 9 * (level - 1));
         if (from == leafVa && to == leafVa + size)
         {
             // Covered: the bit goes (atomically when a vCPU may set it meanwhile) and every page reports.
-            if (_shared)
-                old = Interlocked.And(ref *entry, ~bit);
+            if (TMode.Shared)
+                old = TMode.And(entry, ~bit);
             else
                 *entry = old & ~bit;
             if ((old & (Pte.Present | bit)) != (Pte.Present | bit))

@@ -30,6 +30,18 @@ public static class PageTableOps
     }
 
     /// <summary>
+    /// The raw-table write-protect (<paramref name="protect"/>) or unprotect of [start, end):
+    /// only R/W moves, to and from the write-protect bit, so each entry keeps its own bits
+    /// (<see cref="WriteProtectOp"/>). Allocates only to split a huge leaf covered in part.
+    /// </summary>
+    public static WalkResult WriteProtect(AddressSpace space, ulong start, ulong end, bool protect,
+        FlushPlan flush, in WalkOptions options = default)
+    {
+        var op = new WriteProtectOp(protect, options.SharedTables);
+        return Walk(space, start, end, ref op, flush, options);
+    }
+
+    /// <summary>
     /// Clears [start, end) by the zap rule; optionally returns fully covered PTE tables left
     /// empty (never on an attached space: those tables are the guest's).
     /// </summary>
@@ -69,8 +81,13 @@ public static class PageTableOps
             bitmap[..(int)((pages + 63) / 64)].Clear();
         fixed (ulong* b = bitmap)
         {
-            var op = new HarvestOp(b, start, which, options.SharedTables,
-                (flags & HarvestFlags.SplitPartialHuge) != 0, atomicBitmap: options.Threads > 1);
+            bool split = (flags & HarvestFlags.SplitPartialHuge) != 0;
+            if (options.SharedTables)
+            {
+                var shared = new HarvestOp<SharedTables>(b, start, which, split, atomicBitmap: options.Threads > 1);
+                return Walk(space, start, end, ref shared, flush, options);
+            }
+            var op = new HarvestOp<ExclusiveTables>(b, start, which, split, atomicBitmap: options.Threads > 1);
             return Walk(space, start, end, ref op, flush, options);
         }
     }

@@ -183,7 +183,7 @@ internal unsafe struct ScanOp : ILeafOp
     }
 
     /// <summary>
-    /// <see cref="Regions"/> when every kept entry reports <see cref="_uniformReport"/>: each
+    /// <c>Regions</c> when every kept entry reports <see cref="_uniformReport"/>: each
     /// run of kept bits is one output (runs that cross a word merge in the output).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -1,7 +1,7 @@
 using FastPT.Kernels;
 using FastPT.Walk;
 
-namespace FastPT.Operations;
+namespace FastPT;
 
 /// <summary>pm_scan_arg's inputs. MaxPages 0 means no limit.</summary>
 public readonly record struct PagemapScanRequest(
@@ -30,6 +30,9 @@ public readonly record struct PagemapScanRequest(
 }
 
 /// <summary>A page_region: [Start, End) with the reported categories.</summary>
+/// <param name="Start">The first address.</param>
+/// <param name="End">The address after the last page.</param>
+/// <param name="Categories">The categories every page of the region has (masked by the request).</param>
 public readonly record struct PageRegion(ulong Start, ulong End, PageCategories Categories);
 
 /// <summary>
@@ -37,8 +40,13 @@ public readonly record struct PageRegion(ulong Start, ulong End, PageCategories 
 /// the scan stopped (the range's end when complete; the first page that did not fit when the
 /// buffer or <see cref="PagemapScanRequest.MaxPages"/> ran out; where tables ran out).
 /// </summary>
+/// <param name="Status">How the scan ended.</param>
+/// <param name="RegionCount">Regions written to the caller's buffer.</param>
+/// <param name="PagesFound">Pages those regions cover.</param>
+/// <param name="WalkEnd">Where the scan stopped (walk_end).</param>
 public readonly record struct PagemapScanResult(WalkStatus Status, int RegionCount, long PagesFound, ulong WalkEnd)
 {
+    /// <summary>The whole range was scanned.</summary>
     public bool Complete => Status == WalkStatus.Complete;
 }
 

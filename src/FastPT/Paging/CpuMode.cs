@@ -1,4 +1,4 @@
-namespace FastPT.Paging;
+namespace FastPT;
 
 /// <summary>
 /// The processor state a translation depends on: CPL (User), CR0.WP, EFER.NXE, CR4.SMEP,
@@ -7,6 +7,17 @@ namespace FastPT.Paging;
 /// it), and whether the CPU has 1 GiB pages (CPUID 80000001H:EDX.26; without them PS in a
 /// PDPTE is a reserved bit).
 /// </summary>
+/// <param name="User">CPL 3 (a user access).</param>
+/// <param name="WriteProtect">CR0.WP: supervisor writes honour read-only pages.</param>
+/// <param name="Nxe">EFER.NXE: bit 63 is no-execute (else reserved).</param>
+/// <param name="Smep">CR4.SMEP: no supervisor fetch from user pages.</param>
+/// <param name="Smap">CR4.SMAP: no supervisor data access to user pages unless <paramref name="AlignmentCheck"/>.</param>
+/// <param name="AlignmentCheck">EFLAGS.AC (lifts SMAP for explicit supervisor accesses).</param>
+/// <param name="ProtectionKeys">CR4.PKE: user pages are checked against <paramref name="Pkru"/>.</param>
+/// <param name="Pkru">The PKRU register.</param>
+/// <param name="MaxPhysicalAddressBits">MAXPHYADDR: address bits above it are reserved.</param>
+/// <param name="NonLeafBit8Reserved">Bit 8 of PML4Es and PML5Es is reserved (AMD).</param>
+/// <param name="Pages1G">The CPU has 1 GiB pages.</param>
 public readonly record struct CpuMode(
     bool User,
     bool WriteProtect = true,
@@ -20,12 +31,24 @@ public readonly record struct CpuMode(
     bool NonLeafBit8Reserved = false,
     bool Pages1G = true)
 {
+    /// <summary>A user access with the defaults (CR0.WP, NXE).</summary>
     public static CpuMode UserMode => new(User: true);
+    /// <summary>A supervisor access with the defaults (CR0.WP, NXE).</summary>
     public static CpuMode Supervisor => new(User: false);
 
+    /// <summary>CR0.WP.</summary>
     public const ulong Cr0Wp = 1UL << 16;
-    public const ulong Cr4Smep = 1UL << 20, Cr4Smap = 1UL << 21, Cr4Pke = 1UL << 22, Cr4La57 = 1UL << 12;
+    /// <summary>CR4.SMEP.</summary>
+    public const ulong Cr4Smep = 1UL << 20;
+    /// <summary>CR4.SMAP.</summary>
+    public const ulong Cr4Smap = 1UL << 21;
+    /// <summary>CR4.PKE.</summary>
+    public const ulong Cr4Pke = 1UL << 22;
+    /// <summary>CR4.LA57 (5-level paging).</summary>
+    public const ulong Cr4La57 = 1UL << 12;
+    /// <summary>EFER.NXE.</summary>
     public const ulong EferNxe = 1UL << 11;
+    /// <summary>RFLAGS.AC.</summary>
     public const ulong RflagsAc = 1UL << 18;
 
     /// <summary>

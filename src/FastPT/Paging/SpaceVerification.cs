@@ -22,7 +22,7 @@ public sealed class SpaceVerification
     /// <summary>Tables reached from the root, the root included (each counted once).</summary>
     public long TablesReachable { get; }
 
-    /// <summary>The table source's <see cref="Memory.ITableSource.TablesInUse"/> when verified.</summary>
+    /// <summary>The table source's <see cref="P:FastPT.Memory.ITableSource.TablesInUse"/> when verified.</summary>
     public long TablesInUse { get; }
 
     /// <summary>Throws <see cref="InvalidOperationException"/> listing every problem, if there is one.</summary>

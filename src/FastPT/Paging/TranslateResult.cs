@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace FastPT.Paging;
+namespace FastPT;
 
 /// <summary>
 /// The outcome of a hardware walk, one of three:
@@ -23,6 +23,12 @@ public readonly record struct TranslateResult
     // bit 0 success, bit 1 outside guest memory, bits 2-3 page size, bits 4-7 fault level, bits 16-31 error code
     private readonly uint _info;
 
+    /// <summary>A result as a walk makes it: a translation when <paramref name="success"/>, else a #PF.</summary>
+    /// <param name="success">Whether the address translated.</param>
+    /// <param name="physicalAddress">The physical address it translated to.</param>
+    /// <param name="size">The page size of the leaf that mapped it.</param>
+    /// <param name="errorCode">The #PF error code when it did not translate.</param>
+    /// <param name="faultLevel">The level of the entry that stopped the walk (0: a permission fault).</param>
     public TranslateResult(bool success, ulong physicalAddress, PageSize size, PageFaultError errorCode, int faultLevel)
         : this(physicalAddress, (success ? SuccessBit : 0) | ((uint)size << 2) | ((uint)faultLevel << 4) | ((uint)errorCode << 16))
     {
@@ -34,14 +40,19 @@ public readonly record struct TranslateResult
         _info = info;
     }
 
+    /// <summary>The address translated.</summary>
     public bool Success => (_info & SuccessBit) != 0;
 
+    /// <summary>The translated physical address; for <see cref="OutsideGuestMemory"/>, the table's.</summary>
     public ulong PhysicalAddress => _address;
 
+    /// <summary>The size of the page that mapped the address.</summary>
     public PageSize Size => (PageSize)((_info >> 2) & 3);
 
+    /// <summary>The #PF error code the CPU would push (when not <see cref="Success"/>).</summary>
     public PageFaultError ErrorCode => (PageFaultError)(_info >> 16);
 
+    /// <summary>The level of the entry that stopped the walk (0 for a permission fault).</summary>
     public int FaultLevel => (int)((_info >> 4) & 15);
 
     /// <summary>The walk reached a table outside guest RAM (see the type's remarks): neither a translation nor a #PF.</summary>
@@ -51,6 +62,7 @@ public readonly record struct TranslateResult
     internal static TranslateResult Ok(ulong physicalAddress, int level) =>
         new(physicalAddress, SuccessBit | ((uint)(level - 1) << 2));
 
+    /// <summary>A #PF with <paramref name="error"/>, stopped at <paramref name="level"/>.</summary>
     public static TranslateResult Fault(PageFaultError error, int level = 0) => new(0, ((uint)level << 4) | ((uint)error << 16));
 
     /// <summary>The table at <paramref name="tablePhysical"/> (level <paramref name="level"/>) is not in guest RAM.</summary>

@@ -11,7 +11,7 @@ namespace FastPT.Tlb;
 /// <para>
 /// Like a hardware TLB it is not coherent with the tables by itself: whoever changes a
 /// translation must invalidate it. FastPT's verbs say what to invalidate in their flush
-/// plans (<see cref="Invalidate(Walk.FlushPlan)"/>); for tables the guest edits itself, the
+/// plans (<see cref="M:FastPT.Tlb.SoftwareTlb.Invalidate(FastPT.Walk.FlushPlan)"/>); for tables the guest edits itself, the
 /// guest's own INVLPG (<see cref="InvalidatePage"/>), MOV to CR3 (<see cref="WriteCr3"/>,
 /// PCID-aware, global pages kept), INVPCID and CR4 writes do, with the SDM's rules.
 /// </para>

@@ -11,7 +11,7 @@ namespace FastPT.Uffd;
 /// <summary>
 /// A process's memory as Linux manages it, on FastPT's own tables: VMAs with a backing,
 /// protection and userfaultfd write-protect registration, a page cache for file memory, and
-/// the fault path. Accesses are real hardware walks (<see cref="AddressSpace.Translate"/>);
+/// the fault path. Accesses are real hardware walks (<see cref="AddressSpace.Translate(ulong, AccessType, in CpuMode, bool)"/>);
 /// when one faults the model does what Linux's fault handler would and the CPU retries.
 /// Not thread-safe: one model is one mm under its mmap lock.
 /// </summary>

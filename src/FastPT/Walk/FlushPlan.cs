@@ -1,12 +1,14 @@
 using System.Runtime.CompilerServices;
 
-namespace FastPT.Walk;
+namespace FastPT;
 
 /// <summary>
 /// A virtual-address range [Start, End) whose old translations a TLB may still hold. An End of 0
 /// is the top of the address space (2^64: a huge leaf split at the top of the upper half is
 /// flushed whole), as <see cref="Tlb.SoftwareTlb.InvalidateRange"/> reads it.
 /// </summary>
+/// <param name="Start">The first address.</param>
+/// <param name="End">The address after the last one (0: the top of the address space).</param>
 public readonly record struct FlushRange(ulong Start, ulong End);
 
 /// <summary>
@@ -18,8 +20,10 @@ public sealed class FlushPlan
     private FlushRange[] _ranges = new FlushRange[16];
     private int _count;
 
+    /// <summary>How many ranges the plan holds.</summary>
     public int Count => _count;
 
+    /// <summary>The ranges, ascending and coalesced; valid until the plan next changes.</summary>
     public ReadOnlySpan<FlushRange> Ranges => _ranges.AsSpan(0, _count);
 
     /// <summary>Total bytes of address space to flush.</summary>
@@ -34,6 +38,7 @@ public sealed class FlushPlan
         }
     }
 
+    /// <summary>Empties the plan (keeps its storage), after the caller has flushed.</summary>
     public void Clear() => _count = 0;
 
     /// <summary>Adds [start, end) (end 0: the top); merges with the last range when they touch.</summary>
@@ -117,6 +122,7 @@ public sealed class FlushPlan
         }
     }
 
+    /// <summary>The ranges in hex, e.g. <c>[0x1000, 0x3000)</c>.</summary>
     public override string ToString() =>
         string.Join(", ", Ranges.ToArray().Select(r => $"[0x{r.Start:X}, 0x{r.End:X})"));
 }

@@ -1,7 +1,7 @@
 namespace FastPT.Walk;
 
 /// <summary>What an operation wants done with a huge leaf it was shown.</summary>
-public enum HugeAction
+internal enum HugeAction
 {
     /// <summary>The operation handled the leaf (or left it alone): move on.</summary>
     Done,
@@ -19,7 +19,7 @@ public enum HugeAction
 /// shows an operation every part of its range exactly once: runs of PTEs, huge leaves
 /// (split first when <see cref="SplitsHuge"/> says so) and holes without a table.
 /// </summary>
-public unsafe interface ILeafOp
+internal unsafe interface ILeafOp
 {
     /// <summary>Empty upper entries the range touches get fresh tables (lazy allocation for markers).</summary>
     bool PopulateTables { get; }

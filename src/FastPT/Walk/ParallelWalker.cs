@@ -9,7 +9,7 @@ namespace FastPT.Walk;
 /// and each chunk is walked by its own copy of the op. Counts are summed and flush plans
 /// appended in address order, so the result equals a single-threaded walk.
 /// <para>
-/// Table allocation is not thread-safe (an <see cref="Memory.ITableSource"/> is a plain
+/// Table allocation is not thread-safe (an <see cref="T:FastPT.Memory.ITableSource"/> is a plain
 /// free list), so every table the walk could need is made serially first: a cheap scan of
 /// the upper levels decides whether the op would allocate (empty upper entries for an op
 /// that populates, huge leaves it may split); if so, one serial structure-only walk
@@ -20,7 +20,7 @@ namespace FastPT.Walk;
 /// allocates nothing once its thread's job and the workers exist.
 /// </para>
 /// </summary>
-public static unsafe class ParallelWalker
+internal static unsafe class ParallelWalker
 {
     /// <summary>Below this much address space one thread is faster than waking another.</summary>
     public const ulong MinParallelBytes = 64UL << 20;

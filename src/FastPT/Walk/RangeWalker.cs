@@ -11,7 +11,7 @@ namespace FastPT.Walk;
 /// tables), huge leaves the range covers only in part are split, and each run of up to 512
 /// PTEs goes to the operation's kernel in one call.
 /// </summary>
-public static unsafe class RangeWalker
+internal static unsafe class RangeWalker
 {
     public static WalkResult Walk<TOp>(AddressSpace space, ulong start, ulong end, ref TOp op,
         FlushPlan? flush = null, long budgetPages = long.MaxValue)

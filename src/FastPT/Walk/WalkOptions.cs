@@ -8,7 +8,7 @@ namespace FastPT.Walk;
 public readonly record struct WalkOptions
 {
     /// <summary>
-    /// Translations (a running vCPU, concurrent <see cref="Paging.AddressSpace.Translate"/>)
+    /// Translations (a running vCPU, concurrent <see cref="FastPT.Paging.AddressSpace.Translate(ulong, AccessType, in CpuMode, bool)"/>)
     /// may set A/D bits during the walk: every leaf change is a compare-exchange, so no bit
     /// set between the read and the write is lost.
     /// </summary>

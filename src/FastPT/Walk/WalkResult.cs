@@ -1,5 +1,6 @@
-namespace FastPT.Walk;
+namespace FastPT;
 
+/// <summary>How a walk ended (<see cref="WalkResult.Status"/>).</summary>
 public enum WalkStatus
 {
     /// <summary>The whole range was processed.</summary>
@@ -26,6 +27,12 @@ public enum WalkStatus
 }
 
 /// <summary>What a walk did. <see cref="EntriesChanged"/> counts as Linux's change_protection does.</summary>
+/// <param name="Status">How the walk ended.</param>
+/// <param name="WalkEnd">Where it ended: the range's end when complete, else the first address not processed.</param>
+/// <param name="EntriesChanged">Entries the walk changed.</param>
+/// <param name="TablesAllocated">Tables it took from the table source.</param>
+/// <param name="TablesFreed">Tables it gave back (emptied by an unmap).</param>
+/// <param name="HugeSplits">Huge leaves it split into smaller ones.</param>
 public readonly record struct WalkResult(
     WalkStatus Status,
     ulong WalkEnd,
@@ -34,5 +41,6 @@ public readonly record struct WalkResult(
     int TablesFreed,
     int HugeSplits)
 {
+    /// <summary>The whole range was processed (<see cref="WalkStatus.Complete"/>).</summary>
     public bool Complete => Status == WalkStatus.Complete;
 }

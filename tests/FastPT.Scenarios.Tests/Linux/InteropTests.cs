@@ -151,7 +151,7 @@ public sealed unsafe class InteropTests
             for (int i = 0; i < 3; i++)
                 *(byte*)(a + i * Page) = 1;
             using var pagemap = new Pagemap();
-            var regions = new PageRegion[8];
+            var regions = new FastPT.Linux.PageRegion[8];
             var arg = new PmScanArg
             {
                 Start = (ulong)a, End = (ulong)(a + 8 * Page), Flags = PagemapScan.FlagWpMatching,
@@ -245,6 +245,6 @@ public sealed unsafe class InteropTests
         Assert.Equal(24, sizeof(UffdioWriteProtect));
         Assert.Equal(32, sizeof(UffdMessage));
         Assert.Equal(96, sizeof(PmScanArg));
-        Assert.Equal(24, sizeof(PageRegion));
+        Assert.Equal(24, sizeof(FastPT.Linux.PageRegion));
     }
 }

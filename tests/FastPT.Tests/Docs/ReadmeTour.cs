@@ -16,17 +16,17 @@ internal static partial class ReadmeTour
 
     public static string Root => GeneratedSiblingsTests.RepoRoot();
 
-    /// <summary>The tour's code block, exactly as README.md has it (LF line ends).</summary>
-    public static string Block()
+    /// <summary>The code block after the comment that starts with <paramref name="comment"/> (the tour's by default), exactly as README.md has it (LF line ends).</summary>
+    public static string Block(string comment = "<!-- The tour:")
     {
         string readme = File.ReadAllText(Path.Combine(Root, "README.md")).ReplaceLineEndings("\n");
-        int marker = readme.IndexOf("<!-- The tour:", StringComparison.Ordinal);
+        int marker = readme.IndexOf(comment, StringComparison.Ordinal);
         if (marker < 0)
-            throw new InvalidOperationException("README.md has no '<!-- The tour: ... -->' comment before its API tour's ```csharp block");
+            throw new InvalidOperationException($"README.md has no '{comment} ... -->' comment before its ```csharp block");
         int fence = readme.IndexOf("```csharp\n", marker, StringComparison.Ordinal);
         int close = fence < 0 ? -1 : readme.IndexOf("\n```\n", fence, StringComparison.Ordinal);
         if (close < 0)
-            throw new InvalidOperationException("README.md's tour comment is not followed by a ```csharp ... ``` block");
+            throw new InvalidOperationException($"README.md's '{comment}' comment is not followed by a ```csharp ... ``` block");
         return readme[(fence + "```csharp\n".Length)..(close + 1)];
     }
 

@@ -1,10 +1,5 @@
-using FastPT.Entries;
-using FastPT.Kernels;
-using FastPT.Memory;
-using FastPT.Operations;
-using FastPT.Paging;
+using FastPT;
 using FastPT.Uffd;
-using FastPT.Walk;
 using Xunit;
 
 namespace FastPT.Tests.Docs;
@@ -21,26 +16,32 @@ public class ReadmeTourTests
     [Fact]
     public void TourRunsAsTheReadmeSays()
     {
-        using var tables = new NativeTableSource();
-        using var space = new AddressSpace(tables, levels: 4);
+        using var table = new PageTable();
 
-        space.Map(0x4000_0000, 0x1_0000_0000, PageSize.Size2M, PgProt.Shared | Pte.Dirty);
-        space.Map(0x4020_0000, 0x2_0000_0000, PageSize.Size4K, PgProt.Shared);
+        var m = table.MapRange(0x4000_0000, 0x8020_1000, 0x1_0000_0000, PageFlags.Writable | PageFlags.User);
+        Assert.Equal(new MapResult(Leaves4K: 1, Leaves2M: 1, Leaves1G: 1, TablesAllocated: 3), m); // PDPT, PD, one PTE table
 
-        var t = space.Translate(0x4020_0123, AccessType.Write, new CpuMode(User: true));
+        var t = table.Translate(0x8020_0123, AccessType.Write, CpuMode.UserMode);
         Assert.True(t.Success);
-        Assert.Equal(0x2_0000_0123UL, t.PhysicalAddress);
+        Assert.Equal(0x1_4020_0123UL, t.PhysicalAddress);
         Assert.Equal(PageSize.Size4K, t.Size);
 
         var flush = new FlushPlan();
-        var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: true);
-        WalkResult r = PageTableOps.ChangeProtection(space, 0x4000_0000, 0x8000_0000, wp, flush);
+        WalkResult r = table.WriteProtect(0x4000_0000, 0x8020_1000, flush);
         Assert.True(r.Complete);
-        Assert.Equal((0x8000_0000L - 0x4000_0000L) >> 12, r.EntriesChanged);
-        Assert.True(r.TablesAllocated > 0);
-        // Only the two present mappings lost RW; the markers need no flush.
-        Assert.Equal(new FlushRange(0x4000_0000, 0x4020_1000), flush.Ranges[0]);
-        space.Verify().ThrowIfInvalid();
+        Assert.Equal((0x8020_1000L - 0x4000_0000L) >> 12, r.EntriesChanged);
+        Assert.Equal(new FlushRange(0x4000_0000, 0x8020_1000), Assert.Single(flush.Ranges.ToArray()));
+        var fault = table.Translate(0x8020_0123, AccessType.Write, CpuMode.UserMode);
+        Assert.False(fault.Success);
+        Assert.Equal(PageFaultError.Present | PageFaultError.Write | PageFaultError.User, fault.ErrorCode);
+        flush.Clear();
+        table.Unprotect(0x4000_0000, 0x8020_1000, flush);
+
+        table.Translate(0x8000_0042, AccessType.Write, CpuMode.UserMode);
+        var dirty = new ulong[9];
+        table.Harvest(0x8000_0000, 0x8020_1000, dirty, flush);
+        Assert.Equal([.. Enumerable.Repeat(ulong.MaxValue, 8), 1UL], dirty);
+        table.Verify().ThrowIfInvalid();
 
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);

@@ -44,10 +44,10 @@ public unsafe class ChangeProtectionKernelTests
         var r = new Random(KernelTestData.Seed);
         var ps = new[]
         {
-            ChangeProtectionParams.UffdWriteProtect(FastPT.Entries.PgProt.Shared, true),
-            ChangeProtectionParams.UffdUnprotect(FastPT.Entries.PgProt.Shared),
-            ChangeProtectionParams.Mprotect(FastPT.Entries.PgProt.ReadOnly, false, true),
-            ChangeProtectionParams.Mprotect(FastPT.Entries.PgProt.None, false, false),
+            ChangeProtectionParams.UffdWriteProtect(FastPT.PgProt.Shared, true),
+            ChangeProtectionParams.UffdUnprotect(FastPT.PgProt.Shared),
+            ChangeProtectionParams.Mprotect(FastPT.PgProt.ReadOnly, false, true),
+            ChangeProtectionParams.Mprotect(FastPT.PgProt.None, false, false),
         };
         foreach (var isa in KernelTestData.Isas)
         {
@@ -105,7 +105,7 @@ public unsafe class ChangeProtectionKernelTests
         KernelTestData.Fill(r, input);
         var a = (ulong[])input.Clone();
         var b = (ulong[])input.Clone();
-        var p = ChangeProtectionParams.UffdWriteProtect(FastPT.Entries.PgProt.Shared, true);
+        var p = ChangeProtectionParams.UffdWriteProtect(FastPT.PgProt.Shared, true);
         Span<ulong> fa = stackalloc ulong[8], fb = stackalloc ulong[8];
         fixed (ulong* pa = a, pb = b)
         {

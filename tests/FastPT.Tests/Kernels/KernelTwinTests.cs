@@ -6,7 +6,7 @@ using Xunit;
 namespace FastPT.Tests.Kernels;
 
 /// <summary>
-/// Zap, written-page scan, A/D harvest and marker fill: every SIMD kernel against its scalar
+/// Zap, written-page scan, A/D harvest, the write-protect bit moves and marker fill: every SIMD kernel against its scalar
 /// twin in both write modes, on crafted and full-range entries, every length 0..512, with
 /// sentinels on both sides of the run.
 /// </summary>
@@ -74,6 +74,11 @@ public unsafe class KernelTwinTests
             list.Add(($"harvest {which}", (isa, shared, e, c, b, h, f) => shared
                 ? HarvestKernels.Harvest<SharedTables>(isa, e, c, which, h, f)
                 : HarvestKernels.Harvest<ExclusiveTables>(isa, e, c, which, h, f)));
+        // The raw-table write-protect and unprotect: R/W moves to bit 10 and back.
+        foreach (var (from, to) in new[] { (Pte.Writable, Pte.UffdWp), (Pte.UffdWp, Pte.Writable) })
+            list.Add(($"move 0x{from:X}->0x{to:X}", (isa, shared, e, c, b, h, f) => shared
+                ? HarvestKernels.Move<SharedTables>(isa, e, c, from, to, h, f)
+                : HarvestKernels.Move<ExclusiveTables>(isa, e, c, from, to, h, f)));
         return list;
     }
 

@@ -3,6 +3,7 @@ using FastPT.Kernels;
 using FastPT.Memory;
 using FastPT.Operations;
 using FastPT.Paging;
+using FastPT.Tests.Kernels;
 using FastPT.Walk;
 using Xunit;
 
@@ -155,13 +156,48 @@ public unsafe class HarvestTests
         }
     }
 
+    [Theory]
+    [InlineData(HarvestBit.Dirty)]
+    [InlineData(HarvestBit.Accessed)]
+    public void Covered_huge_leaves_commit_through_the_write_mode_and_keep_what_a_walker_sets(HarvestBit which)
+    {
+        // RacingTables sets A (and D on a writable leaf) right before every atomic commit and
+        // records each commit: a plain store of the harvested leaf is caught as an unrecorded
+        // change, and one that drops the walker's bits as a wrong value.
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        ulong[] flags = [PgProt.Shared | Pte.Dirty, PgProt.Shared, PgProt.ReadOnly | Pte.Dirty, PgProt.Shared | Pte.Dirty, PgProt.ReadOnly];
+        for (int i = 0; i < flags.Length; i++)
+            space.Map(Base + (ulong)i * TwoMiB, 0x40_0000_0000 + (ulong)i * TwoMiB, PageSize.Size2M, flags[i]);
+        ulong* slots = space.TryGetEntry(Base, 2);
+        var before = new ReadOnlySpan<ulong>(slots, flags.Length).ToArray();
+        RacingTables.Forget(slots, flags.Length);
+        var bitmap = new ulong[flags.Length * 512 / 64];
+        var flush = new FlushPlan();
+        fixed (ulong* b = bitmap)
+        {
+            var op = new HarvestOp<RacingTables>(b, Base, which);
+            RangeWalker.Walk(space, Base, Base + (ulong)flags.Length * TwoMiB, ref op, flush);
+        }
+        ulong bit = which == HarvestBit.Dirty ? Pte.Dirty : Pte.Accessed;
+        for (int i = 0; i < flags.Length; i++)
+        {
+            bool had = (before[i] & bit) != 0;
+            ulong seen = had ? RacingTables.WalkerWrite(before[i]) : before[i];
+            Assert.True(slots[i] == (had ? seen & ~bit : before[i]), $"{which} leaf {i}: 0x{before[i]:X} became 0x{slots[i]:X}");
+            for (int k = 0; k < 512; k++)
+                Assert.True(Bit(bitmap, i * 512 + k) == had, $"{which} leaf {i} page {k}");
+        }
+        RacingTables.AssertEveryChangeCommitted($"harvest {which} of covered 2 MiB leaves", before, slots);
+    }
+
     private static int KernelTestDataSeed() => Kernels.KernelTestData.Seed + 31;
 
     private static void Harvest(KernelIsa isa, AddressSpace space, ulong start, ulong end, ulong[] bitmap)
     {
         fixed (ulong* b = bitmap)
         {
-            var op = new HarvestOp(b, start, HarvestBit.Dirty, sharedTables: false, isa: isa);
+            var op = new HarvestOp<ExclusiveTables>(b, start, HarvestBit.Dirty, isa: isa);
             Array.Clear(bitmap, 0, (int)(((end - start) >> 12) + 63) / 64);
             RangeWalker.Walk(space, start, end, ref op, new FlushPlan());
         }

@@ -2,7 +2,7 @@ using FastPT.Entries;
 using FastPT.Memory;
 using FastPT.Paging;
 using Xunit;
-using static FastPT.Paging.PageFaultError;
+using static FastPT.PageFaultError;
 
 namespace FastPT.Tests.Paging;
 

@@ -110,8 +110,8 @@ public unsafe class ParallelWalkerTests
                     var bmb = new ulong[bma.Length];
                     fixed (ulong* pa = bma, pb = bmb)
                     {
-                        var oa = new HarvestOp(pa, Base, HarvestBit.Dirty, sharedTables: false);
-                        var ob = new HarvestOp(pb, Base, HarvestBit.Dirty, sharedTables: true);
+                        var oa = new HarvestOp<ExclusiveTables>(pa, Base, HarvestBit.Dirty);
+                        var ob = new HarvestOp<SharedTables>(pb, Base, HarvestBit.Dirty);
                         ra = RangeWalker.Walk(a, Base, Base + Size, ref oa, fa);
                         rb = ParallelWalker.Walk(b, Base, Base + Size, ref ob, fb, 2);
                     }

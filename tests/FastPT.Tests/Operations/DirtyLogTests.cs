@@ -1,0 +1,387 @@
+using FastPT.Entries;
+using FastPT.Memory;
+using FastPT.Operations;
+using FastPT.Paging;
+using FastPT.Walk;
+using Xunit;
+
+namespace FastPT.Tests.Operations;
+
+/// <summary>
+/// The KVM dirty-log contract: Get reports every page written since its last Clear (a huge
+/// leaf all its pages in the slot), Clear re-arms exactly the masked pages the log held and
+/// keeps everything else written since the Get, from any slot start; bad input changes
+/// nothing; beside a concurrent writer no write is lost. Writes are Translate(Write), which
+/// sets D as a CPU does.
+/// </summary>
+public sealed unsafe class DirtyLogTests
+{
+    private const ulong TwoMiB = 1UL << 21;
+    private const ulong Base = 0x40_0000_0000;
+    private static readonly CpuMode Cpu = new(User: true);
+
+    /// <summary>4 KiB pages in [Base, Base + 4 MiB), 2 MiB leaves in [Base + 4 MiB, Base + 16 MiB).</summary>
+    private static AddressSpace Mixed(NativeTableSource tables)
+    {
+        var space = new AddressSpace(tables);
+        for (ulong va = Base; va < Base + 2 * TwoMiB; va += 4096)
+            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
+        for (ulong va = Base + 2 * TwoMiB; va < Base + 8 * TwoMiB; va += TwoMiB)
+            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size2M, PgProt.Shared);
+        return space;
+    }
+
+    private static void Write(AddressSpace space, ulong va) =>
+        Assert.True(space.Translate(va, AccessType.Write, Cpu).Success);
+
+    private static HashSet<ulong> Pages(ulong[] bitmap, ulong pages)
+    {
+        var set = new HashSet<ulong>();
+        for (ulong k = 0; k < pages; k++)
+        {
+            if ((bitmap[k >> 6] >> (int)(k & 63) & 1) != 0)
+                set.Add(k);
+        }
+        return set;
+    }
+
+    private static HashSet<ulong> Get(DirtyLog log, int slot, FlushPlan flush)
+    {
+        ulong pages = log.Pages(slot);
+        var bitmap = new ulong[(pages + 63) / 64];
+        Assert.True(log.Get(slot, bitmap, flush).Complete);
+        return Pages(bitmap, pages);
+    }
+
+    [Fact]
+    public void Get_reports_written_pages_until_they_are_cleared_and_again_once_rewritten()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true });
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        Assert.Equal(8 * TwoMiB >> 12, log.Pages(0));
+        Assert.Empty(Get(log, 0, flush));
+
+        Write(space, Base + 5 * 4096);
+        Write(space, Base + 3 * TwoMiB + 0x1234);   // a 2 MiB leaf: all 512 of its pages
+        var first = Get(log, 0, flush);
+        Assert.Equal(513, first.Count);
+        Assert.Contains(5UL, first);
+        Assert.Contains(3 * 512UL, first);
+        Assert.Contains(4 * 512UL - 1, first);
+        // D was taken: the flush plan holds both leaves.
+        Assert.Equal([new FlushRange(Base + 5 * 4096, Base + 6 * 4096), new FlushRange(Base + 3 * TwoMiB, Base + 4 * TwoMiB)], flush.Ranges.ToArray());
+
+        // Not cleared: still reported, and bitmaps OR.
+        var bitmap = new ulong[log.Pages(0) / 64];
+        bitmap[0] = 1UL << 9;
+        log.Get(0, bitmap, flush);
+        Assert.Equal(first.Append(9UL).ToHashSet(), Pages(bitmap, log.Pages(0)));
+
+        bitmap[0] &= ~(1UL << 9);
+        Assert.Equal(513, log.Clear(0, 0, bitmap, flush));
+        Assert.Empty(Get(log, 0, flush));
+
+        Write(space, Base + 5 * 4096);
+        Assert.Equal([5UL], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void A_write_between_Get_and_Clear_is_dropped_only_for_a_page_the_Get_reported_and_the_mask_names()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space);
+        var flush = new FlushPlan();
+        log.AddSlot(1, Base, 8 * TwoMiB, flush);
+        Write(space, Base + 1 * 4096);
+        Write(space, Base + 2 * 4096);
+        Assert.Equal([1UL, 2UL], Get(log, 1, flush));
+
+        Write(space, Base + 1 * 4096);   // reported and cleared: the caller copies it after the Clear
+        Write(space, Base + 2 * 4096);   // reported, not in the mask: stays
+        Write(space, Base + 3 * 4096);   // in the mask, but the Get did not report it: stays
+        Write(space, Base + 100 * 4096); // a neighbour the widened harvest takes: stays
+        Assert.Equal(1, log.Clear(1, 0, [(1UL << 1) | (1UL << 3)], flush));
+        Assert.Equal([2UL, 3UL, 100UL], Get(log, 1, flush));
+    }
+
+    [Fact]
+    public void A_huge_leaf_is_rearmed_whole_when_cleared_in_parts_and_keeps_the_pages_not_yet_cleared()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true });
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        Write(space, Base + 4 * TwoMiB);
+        var got = Get(log, 0, flush);
+        Assert.Equal(512, got.Count);
+
+        Write(space, Base + 4 * TwoMiB + 4096);  // between Get and Clear: D again on the leaf
+        Assert.Equal(64, log.Clear(0, 4 * 512, [ulong.MaxValue], flush));  // first 64 pages only
+        flush.Clear();
+        Assert.Equal(0UL, space.Entry(Base + 4 * TwoMiB, 2) & Pte.Dirty);
+        var after = Get(log, 0, flush);
+        Assert.Equal(Enumerable.Range(4 * 512 + 64, 448).Select(i => (ulong)i).ToHashSet(), after);
+        Assert.Equal(448, log.Clear(0, 4 * 512 + 64, [.. Enumerable.Repeat(ulong.MaxValue, 7)], flush));
+        Assert.Empty(Get(log, 0, flush));
+    }
+
+    [Theory]
+    [InlineData(0UL, 8 * TwoMiB >> 12)]
+    [InlineData(37UL, 3000UL)]              // starts mid-table, ends inside a 2 MiB leaf
+    [InlineData(1000UL, 1UL)]
+    [InlineData(1024 + 300UL, 1500UL)]      // starts inside a 2 MiB leaf
+    [InlineData(511UL, 1026UL)]
+    public void Random_writes_gets_and_clears_match_the_contract_from_any_slot_start(ulong firstPage, ulong pages)
+    {
+        for (int seed = 1; seed <= 10; seed++)
+            RunModel(seed, firstPage, pages, DirtyLogGranularity.Leaf);
+    }
+
+    [Theory]
+    [InlineData(0UL, 8 * TwoMiB >> 12)]
+    [InlineData(1024 + 300UL, 1500UL)]
+    public void Page4K_granularity_reports_the_4K_pages_written_inside_former_huge_leaves(ulong firstPage, ulong pages)
+    {
+        for (int seed = 1; seed <= 10; seed++)
+            RunModel(seed, firstPage, pages, DirtyLogGranularity.Page4K);
+    }
+
+    /// <summary>
+    /// Random writes (before a Get, between Get and Clear, after the Clear) and random masks
+    /// against the contract: Get(k+1) = (Get(k) − mask) ∪ writes after the Clear ∪ (writes
+    /// between Get and Clear − (mask ∩ Get(k))), each write standing for every page of its leaf
+    /// in the slot; a huge leaf crossing the slot's edge keeps D (it maps pages outside the
+    /// slot) and so reports forever once written.
+    /// </summary>
+    private static void RunModel(int seed, ulong firstPage, ulong pages, DirtyLogGranularity granularity)
+    {
+        var rng = new Random(seed);
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = seed % 2 == 0 }, granularity);
+        var flush = new FlushPlan();
+        ulong start = Base + (firstPage << 12);
+        log.AddSlot(3, start, pages << 12, flush);
+        space.Verify().ThrowIfInvalid();
+        var sticky = new HashSet<ulong>();
+
+        HashSet<ulong> Written(ulong page)
+        {
+            ulong va = start + (page << 12);
+            Write(space, va);
+            space.FindLeaf(va, out int level);
+            if (level == 1)
+                return [page];
+            ulong leaf = va & ~(TwoMiB - 1);
+            var all = new HashSet<ulong>();
+            for (ulong p = leaf; p < leaf + TwoMiB; p += 4096)
+            {
+                if (p >= start && p < start + (pages << 12))
+                    all.Add((p - start) >> 12);
+            }
+            if (leaf < start || leaf + TwoMiB > start + (pages << 12))
+                sticky.UnionWith(all);
+            return all;
+        }
+
+        HashSet<ulong> WriteSome()
+        {
+            var set = new HashSet<ulong>();
+            int n = rng.Next(0, 6);
+            for (int i = 0; i < n; i++)
+                set.UnionWith(Written((ulong)rng.NextInt64((long)pages)));
+            return set;
+        }
+
+        var expected = WriteSome();
+        for (int round = 0; round < 12; round++)
+        {
+            var got = Get(log, 3, flush);
+            expected.UnionWith(sticky);
+            Assert.True(expected.SetEquals(got),
+                $"seed {seed}, slot page {firstPage}+{pages}, round {round}: missing [{string.Join(",", expected.Except(got).Order().Take(8))}], extra [{string.Join(",", got.Except(expected).Order().Take(8))}]");
+
+            var between = WriteSome();
+            var mask = new ulong[(pages + 63) / 64];
+            foreach (ulong p in got)
+            {
+                if (rng.Next(4) != 0)
+                    mask[p >> 6] |= 1UL << (int)(p & 63);
+            }
+            if (rng.Next(3) == 0)
+                mask[rng.Next(mask.Length)] |= 1;   // names a page the Get may not have reported
+            ulong firstWord = (ulong)rng.Next(mask.Length);
+            int words = rng.Next(mask.Length - (int)firstWord + 1);
+            var sub = mask.AsSpan((int)firstWord, words);
+            var named = Pages(mask, pages).Where(p => p >> 6 >= firstWord && p >> 6 < firstWord + (ulong)words).ToHashSet();
+            var leaving = named.Intersect(got).ToHashSet();
+            Assert.Equal(leaving.Count, log.Clear(3, firstWord * 64, sub, flush));
+            var after = WriteSome();
+            expected = [.. got.Except(named).Union(after).Union(between.Except(leaving))];
+            space.Verify().ThrowIfInvalid();
+        }
+    }
+
+    [Fact]
+    public void Warm_Get_and_Clear_allocate_nothing()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true });
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 37 * 4096, 3000 * 4096, flush);
+        var bitmap = new ulong[47];
+        void Round()
+        {
+            for (ulong p = 0; p < 3000; p += 7)
+                Write(space, Base + (37 + p) * 4096);
+            flush.Clear();
+            log.Get(0, bitmap, flush);
+            log.Clear(0, 0, bitmap, flush);
+        }
+        Round();
+        Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        flush.Clear();
+        log.Get(0, bitmap, flush);
+        log.Clear(0, 0, bitmap, flush);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Page4K_splits_the_slots_huge_leaves_when_logging_starts_and_flushes_them()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 3 * TwoMiB, 2 * TwoMiB, flush);
+        Assert.Equal([new FlushRange(Base + 3 * TwoMiB, Base + 5 * TwoMiB)], flush.Ranges.ToArray());
+        space.FindLeaf(Base + 3 * TwoMiB + 4096, out int level);
+        Assert.Equal(1, level);
+        space.FindLeaf(Base + 5 * TwoMiB, out level);
+        Assert.Equal(2, level);   // outside the slot: untouched
+        Write(space, Base + 4 * TwoMiB + 7 * 4096);
+        Assert.Equal([512UL + 7], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Bad_input_throws_a_clear_error_and_changes_nothing()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 37 * 4096, 3000 * 4096, flush);   // 3000 pages: 47 words, the last with 56 bits
+        Write(space, Base + 40 * 4096);
+        Write(space, Base + 3 * TwoMiB);
+        var before = Get(log, 0, flush);
+        var entries = Snapshot(space);
+        flush.Clear();
+
+        Assert.Contains("no slot 5", Assert.Throws<ArgumentException>(() => log.Get(5, new ulong[64], flush)).Message);
+        Assert.Contains("needs 47 words", Assert.Throws<ArgumentException>(() => log.Get(0, new ulong[46], flush)).Message);
+        Assert.Contains("multiple of 64", Assert.Throws<ArgumentException>(() => log.Clear(0, 3, [ulong.MaxValue], flush)).Message);
+        Assert.Contains("at most 47", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 0, new ulong[48], flush)).Message);
+        Assert.Contains("at most 0", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 3008, [1], flush)).Message);
+        Assert.Contains("past its end", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 46 * 64, [ulong.MaxValue], flush)).Message);
+        Assert.Contains("past its end", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 0, [.. Enumerable.Repeat(ulong.MaxValue, 47)], flush)).Message);
+        Assert.Contains("already logged", Assert.Throws<ArgumentException>(() => log.AddSlot(0, Base + 64 * TwoMiB, 4096, flush)).Message);
+        Assert.Contains("overlaps slot 0", Assert.Throws<ArgumentException>(() => log.AddSlot(1, Base, 38 * 4096, flush)).Message);
+        Assert.Contains("multiple of 4 KiB", Assert.Throws<ArgumentException>(() => log.AddSlot(1, Base + 64 * TwoMiB, 100, flush)).Message);
+        Assert.Contains("4 KiB-aligned", Assert.Throws<ArgumentException>(() => log.AddSlot(1, Base + 64 * TwoMiB + 1, 4096, flush)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => log.AddSlot(-1, Base + 64 * TwoMiB, 4096, flush));
+        Assert.Throws<ArgumentNullException>(() => log.Clear(0, 0, [1], null!));
+        Assert.Throws<ArgumentException>(() => new DirtyLog(space, new WalkOptions { BudgetPages = 5 }));
+
+        Assert.Equal(0, flush.Count);
+        Assert.Equal(entries, Snapshot(space));
+        Assert.Equal(before, Get(log, 0, flush));
+        Assert.Equal(2999UL, log.Pages(0) - 1);
+        // The last word's valid bits alone are accepted.
+        Assert.Equal(before.Count(p => p >= 46 * 64), log.Clear(0, 46 * 64, [(1UL << 56) - 1], flush));
+        log.RemoveSlot(0);
+        Assert.Throws<ArgumentException>(() => log.Pages(0));
+    }
+
+    private static ulong[] Snapshot(AddressSpace space)
+    {
+        var all = new List<ulong>();
+        for (ulong va = Base; va < Base + 8 * TwoMiB; va += 4096)
+            all.Add(*space.FindLeaf(va, out _));
+        return [.. all];
+    }
+
+    /// <summary>
+    /// A writer thread sets D (Translate in shared tables) while this thread runs Get and Clear
+    /// in shared mode; each write is stamped with the epoch the writer read before it. After
+    /// harvest N (epoch N, bumped to N + 1 after it), a page the harvest did not report but whose
+    /// latest write is of epoch N or later may have been written after the harvest passed it, so it
+    /// is owed to harvest N + 1, which must report it (KVM's dirty_log_test check).
+    /// </summary>
+    [Fact]
+    public void Beside_a_concurrent_writer_every_write_appears_in_the_next_harvest()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        const int pages = 8 * 512;
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true });
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, pages * 4096UL, flush);
+        var stamp = new long[pages];
+        long epoch = 1;
+        bool stop = false;
+        var writer = new Thread(() =>
+        {
+            var rng = new Random(11);
+            while (!Volatile.Read(ref stop))
+            {
+                int p = rng.Next(pages);
+                long e = Volatile.Read(ref epoch);
+                Write(space, Base + (ulong)p * 4096);
+                Volatile.Write(ref stamp[p], e);
+            }
+        });
+        writer.Start();
+        var owed = new bool[pages];
+        var bitmap = new ulong[pages / 64];
+        long checkedPages = 0, reported = 0;
+        try
+        {
+            for (long n = 1; n <= 300; n++)
+            {
+                Array.Clear(bitmap);
+                log.Get(0, bitmap, flush);
+                log.Clear(0, 0, bitmap, flush);
+                Volatile.Write(ref epoch, n + 1);
+                for (int p = 0; p < pages; p++)
+                {
+                    bool dirty = (bitmap[p >> 6] >> (p & 63) & 1) != 0;
+                    long s = Volatile.Read(ref stamp[p]);
+                    if (dirty)
+                    {
+                        reported++;
+                        owed[p] = false;
+                        continue;
+                    }
+                    Assert.False(owed[p], $"harvest {n}: page {p} was written in epoch {n - 1} after harvest {n - 1} and is not in harvest {n}");
+                    if (s >= n)
+                        owed[p] = true;
+                    checkedPages++;
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref stop, true);
+            writer.Join();
+        }
+        Assert.True(reported > 1000, $"only {reported} pages reported: the writer barely ran");
+        Assert.True(checkedPages > 0);
+    }
+}
