@@ -46,8 +46,9 @@ cpu() {
 used=0
 while kill -0 "$afl" 2>/dev/null; do
   sleep 30
-  used=$(cpu)
-  echo "$(date -u +%FT%TZ) cpu_seconds=$used" >>"$work/cpu.log"
+  now=$(cpu)  # 0 once afl-fuzz has exited: keep the last figure
+  [ "$now" -gt "$used" ] && used=$now
+  echo "$(date -u +%FT%TZ) cpu_seconds=$now" >>"$work/cpu.log"
   if [ "$used" -ge "$budget" ]; then
     kill -INT "$afl"  # afl-fuzz writes its final stats and exits
     break

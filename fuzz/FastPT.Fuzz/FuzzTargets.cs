@@ -14,6 +14,7 @@ public static class FuzzTargets
         new("script", "scenario scripts (Script.Parse)", ScriptTarget.Run),
         new("perf-script", "`perf script` text (PerfScriptParser, then PerfImporter)", PerfScriptTarget.Run),
         new("nettrace", ".nettrace files (NettraceReader on TraceEvent)", NettraceTarget.Run),
+        new("guest-tables", "page tables in guest RAM, walked by Translate, the TLB and the range verbs (AddressSpace.Attach)", GuestTablesTarget.Run),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

@@ -4,9 +4,15 @@ using SharpFuzz;
 // `FastPT.Fuzz TARGET`: serve TARGET to afl-fuzz (see fuzz/run.sh and docs/fuzzing.md).
 // `FastPT.Fuzz TARGET FILE...`: run files through TARGET once each and say what happened (triage).
 // `FastPT.Fuzz make-nettrace-seed FILE`: write the small real trace fuzz/seeds/nettrace starts from.
+// `FastPT.Fuzz make-guest-tables-seeds DIR`: write the hand-made inputs fuzz/seeds/guest-tables starts from.
 if (args is ["make-nettrace-seed", string seedPath])
 {
     NettraceSeed.Write(seedPath);
+    return 0;
+}
+if (args is ["make-guest-tables-seeds", string seedDir])
+{
+    GuestTablesSeeds.Write(seedDir);
     return 0;
 }
 if (args.Length == 0 || FuzzTargets.Find(args[0]) is not { } target)

@@ -2,9 +2,13 @@ using System.Runtime.CompilerServices;
 
 namespace FastPT;
 
-/// <summary>A virtual-address range [Start, End) whose old translations a TLB may still hold.</summary>
+/// <summary>
+/// A virtual-address range [Start, End) whose old translations a TLB may still hold. An End of 0
+/// is the top of the address space (2^64: a huge leaf split at the top of the upper half is
+/// flushed whole), as <see cref="Tlb.SoftwareTlb.InvalidateRange"/> reads it.
+/// </summary>
 /// <param name="Start">The first address.</param>
-/// <param name="End">The address after the last one.</param>
+/// <param name="End">The address after the last one (0: the top of the address space).</param>
 public readonly record struct FlushRange(ulong Start, ulong End);
 
 /// <summary>
@@ -37,13 +41,14 @@ public sealed class FlushPlan
     /// <summary>Empties the plan (keeps its storage), after the caller has flushed.</summary>
     public void Clear() => _count = 0;
 
-    /// <summary>Adds [start, end); merges with the last range when they touch.</summary>
+    /// <summary>Adds [start, end) (end 0: the top); merges with the last range when they touch.</summary>
     public void Add(ulong start, ulong end)
     {
-        if (_count > 0 && _ranges[_count - 1].End >= start && _ranges[_count - 1].Start <= end)
+        // Ends compare as End - 1, so an End of 0 (2^64) is the highest, not the lowest.
+        if (_count > 0 && (start == 0 || _ranges[_count - 1].End - 1 >= start - 1) && (end == 0 || _ranges[_count - 1].Start <= end))
         {
             ref var last = ref _ranges[_count - 1];
-            last = new FlushRange(Math.Min(last.Start, start), Math.Max(last.End, end));
+            last = new FlushRange(Math.Min(last.Start, start), Math.Max(last.End - 1, end - 1) + 1);
             return;
         }
         if (_count == _ranges.Length)

@@ -246,4 +246,23 @@ public sealed unsafe class SoftwareTlbTests : IDisposable
         }
         Assert.Throws<ArgumentOutOfRangeException>(() => _tlb.Translate([0x8000_0000_0000UL], AccessType.Read, new TranslateResult[1]));
     }
+    [Fact]
+    public void ASplitAtTheTopOfTheAddressSpaceIsFlushedUpToTheTop()
+    {
+        // The last 2 MiB leaf ends at 2^64, so its split's flush range ends at 0: the top, as
+        // FlushRange documents and InvalidateRange reads it (found by the guest-tables fuzz target).
+        const ulong top2M = 0xFFFF_FFFF_FFE0_0000, lastPage = 0xFFFF_FFFF_FFFF_F000, huge = 0x4000_0000;
+        _space.Map(top2M, huge, PageSize.Size2M, Pte.Present | Pte.Writable | Pte.Accessed | Pte.Dirty);
+        _tlb.Mode = CpuMode.Supervisor;
+        Assert.Equal(huge + 0x1F_F000, Read(lastPage));                     // kept as a 2 MiB translation
+        var flush = new FlushPlan();
+        var r = PageTableOps.ChangeProtection(_space, top2M, top2M + 4096,
+            ChangeProtectionParams.UffdWriteProtect(PgProt.ReadOnly, useMarkers: false), flush, splitHuge: true);
+        Assert.Equal(1, r.HugeSplits);
+        Assert.Equal(new FlushRange(top2M, 0), Assert.Single(flush.Ranges.ToArray()));
+        Assert.Equal(2UL << 20, flush.Bytes);
+        _space.Entry(lastPage, 1) = Other | Pte.Present | Pte.Accessed;      // the split gave the last page a PTE of its own
+        _tlb.Invalidate(flush);
+        Assert.Equal(Other, Read(lastPage));                                 // the 2 MiB translation went, up to the top
+    }
 }
