@@ -111,14 +111,14 @@ public unsafe class FlushPlanRuleTests
         Assert.Equal(0, flush.Count);
     }
 
-    /// <summary>Each page of the region with a non-zero leaf: its value and level.</summary>
-    private static Dictionary<ulong, (int Level, ulong Value)> Snapshot(MemoryModel mm, ulong start, ulong pages)
+    /// <summary>Each page of the region with a non-zero leaf: its value and level (pages without tables are absent).</summary>
+    internal static Dictionary<ulong, (int Level, ulong Value)> Snapshot(MemoryModel mm, ulong start, ulong pages)
     {
         var map = new Dictionary<ulong, (int, ulong)>();
         for (ulong va = start; va < start + (pages << 12); va += 4096)
         {
             ulong* slot = mm.Space.FindLeaf(va, out int level);
-            if (*slot != 0)
+            if (slot != null && *slot != 0)
                 map[va] = (level, *slot);
         }
         return map;

@@ -56,8 +56,8 @@ public unsafe class ModelWalkOptionsTests
             verb(serial, fs);
             verb(other, fo);
             Assert.True(fs.Ranges.SequenceEqual(fo.Ranges), $"{name}: the flush plans differ ({fs.Count} vs {fo.Count} ranges)");
-            var a = Leaves(serial);
-            var b = Leaves(other);
+            var a = FlushPlanRuleTests.Snapshot(serial, Base, Pages); // PFNs match: both models allocate frames in the same order
+            var b = FlushPlanRuleTests.Snapshot(other, Base, Pages);
             Assert.True(a.Count == b.Count, $"{name}: {a.Count} leaves serial, {b.Count} with parallelism {parallelism} shared {shared}");
             foreach (var (va, leaf) in a)
                 Assert.True(b.TryGetValue(va, out var o) && o == leaf, $"{name}: 0x{va:X} is {leaf} serial, {(b.TryGetValue(va, out var x) ? x.ToString() : "absent")} otherwise");
@@ -73,18 +73,5 @@ public unsafe class ModelWalkOptionsTests
         Assert.Contains("BudgetPages must be 0", e.Message);
         Assert.Equal(default, mm.WalkOptions);
         Assert.Throws<ArgumentOutOfRangeException>(() => mm.WalkOptions = new WalkOptions { Parallelism = -2 });
-    }
-
-    /// <summary>Every page with a non-zero leaf: (level, value). PFNs match: both models allocate frames in the same order.</summary>
-    private static Dictionary<ulong, (int Level, ulong Value)> Leaves(MemoryModel mm)
-    {
-        var map = new Dictionary<ulong, (int, ulong)>();
-        for (ulong va = Base; va < Base + Length; va += 4096)
-        {
-            ulong* slot = mm.Space.FindLeaf(va, out int level);
-            if (slot != null && *slot != 0)
-                map[va] = (level, *slot);
-        }
-        return map;
     }
 }
