@@ -193,7 +193,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             {
                 ulong pa = *link & Pte.PfnMask;
                 *link = 0;
-                _tables.Free(pa);
+                _tables.FreeZeroed(pa);
                 freed++;
             }
             else
@@ -230,7 +230,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             if (!_tables.TryAllocate(out fresh[i]))
             {
                 for (int j = 0; j < i; j++)
-                    _tables.Free(fresh[j]);
+                    _tables.FreeZeroed(fresh[j]); // never linked: still zero
                 throw new TableAllocationException($"out of page tables while mapping 0x{va:X} ({missing} tables needed, {i} available); nothing was changed");
             }
         }
