@@ -55,14 +55,14 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public static int Index(ulong va, int level) => (int)(va >> Shift(level)) & 511;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong* Table(ulong physical) => _tables.Table(physical);
+    public ulong* Table(ulong physical) => _direct ? (ulong*)physical : _tables.Table(physical);
 
     /// <summary>The table at a physical address read from an entry, or null where the source has no memory (a hostile link).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong* TryTable(ulong physical) =>
         _direct ? (ulong*)physical : _guest != null ? _guest.TryPage(physical) : _tables.TryTable(physical);
 
-    public ulong* RootTable => _tables.Table(Root);
+    public ulong* RootTable => Table(Root);
 
     /// <summary>True when va is canonical: bits above VirtualBits-1 copy that bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
