@@ -136,7 +136,7 @@ internal static unsafe class RangeWalker
                 e = *slot;
             }
             // A link the guest wrote may name memory that is not there: stop before touching it.
-            ulong* child = _tables.TryTable(e & Pte.PfnMask);
+            ulong* child = _space.TryTable(e & Pte.PfnMask);
             if (child == null)
                 return Stop(WalkStatus.OutsideGuestMemory, va);
             if (!WalkTable(ref op, child, level - 1, va, next))
