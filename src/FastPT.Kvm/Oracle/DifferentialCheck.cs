@@ -72,40 +72,64 @@ public static unsafe class DifferentialCheck
             Buffer.MemoryCopy(real, model, used, used);
             Buffer.MemoryCopy(real, before, used, used);
 
-            ulong ip = ProbeProgram.Emit(machine.Memory, probes.AsSpan(0, n), cpu.User);
-            var exit = machine.Start(cpu, ip, options.RunLimit);
-            report.Batches++;
-            report.Probes += n;
-            if (!cpu.User)
-                report.SupervisorProbes += n;
-            if (!exit.IsOutTo(GuestLayout.PortDone) || exit.Value != (uint)n)
-            {
-                report.Add(new Mismatch(MismatchKind.Run, spaceIndex, batch, cpu, -1, default, "OUT to the done port", exit.Describe()));
-                return; // the VM's state is unknown: start a new space
-            }
-
-            var modelCpu = machine.Model(cpu);
-            if (options.ModelOverride is { } tweak)
-                modelCpu = tweak(modelCpu);
             long faultsBefore = report.Faults, reservedBefore = report.ReservedFaults, mismatchesBefore = report.MismatchCount;
-            for (int i = 0; i < n; i++)
-            {
-                var p = probes[i];
-                var expected = modelSpace.Translate(p.Address, p.Access, modelCpu, options.ModelSetsAccessedDirty);
-                var actual = ProbeProgram.Outcome(machine.Memory, i);
-                if (actual.Faulted)
-                {
-                    report.Faults++;
-                    if ((actual.ErrorCode & PageFaultError.Reserved) != 0)
-                        report.ReservedFaults++;
-                }
-                var want = expected.Success ? ProbeOutcome.Success : new ProbeOutcome(true, expected.ErrorCode, p.Address);
-                if (want != actual)
-                    report.Add(new Mismatch(MismatchKind.Outcome, spaceIndex, batch, cpu, i, p, want.ToString(), actual.ToString(), PathOf(machine.Space, p.Address, real)));
-            }
+            var at = new BatchAt(spaceIndex, batch, cpu);
+            if (!RunProbes(machine, options, report, at, probes.AsSpan(0, n), modelSpace, va => PathOf(machine.Space, va, real)))
+                return; // the VM's state is unknown: start a new space
             CompareTables(report, spaceIndex, batch, cpu, GuestLayout.Tables, (ulong*)real, (ulong*)model, (ulong*)before, used / 8);
             log?.Invoke($"  batch {batch} {Mismatch.Describe(cpu)}: {n} probes, {report.Faults - faultsBefore} faults ({report.ReservedFaults - reservedBefore} reserved-bit), {report.MismatchCount - mismatchesBefore} mismatches");
         }
+    }
+
+    /// <summary>Where a batch ran: the space, the batch and the CPU mode (for its mismatches).</summary>
+    internal readonly record struct BatchAt(int Space, int Batch, CpuMode Cpu);
+
+    /// <summary>
+    /// One KVM_RUN of the probes in the batch's mode (<paramref name="cr3"/>: the guest's own
+    /// root), then each probe's outcome against <paramref name="model"/>'s walk. False when the
+    /// run itself went wrong (recorded): the VM's state is unknown, the caller starts a new space.
+    /// </summary>
+    internal static bool RunProbes(GuestMachine machine, DifferentialOptions options, DifferentialReport report, BatchAt at,
+        ReadOnlySpan<Probe> probes, AddressSpace model, Func<ulong, string> pathOf, ulong? cr3 = null)
+    {
+        var cpu = at.Cpu;
+        int n = probes.Length;
+        ulong ip = ProbeProgram.Emit(machine.Memory, probes, cpu.User);
+        var exit = machine.Start(cpu, ip, options.RunLimit, cr3: cr3);
+        report.Batches++;
+        report.Probes += n;
+        if (!cpu.User)
+            report.SupervisorProbes += n;
+        if (!exit.IsOutTo(GuestLayout.PortDone) || exit.Value != (uint)n)
+        {
+            report.Add(new Mismatch(MismatchKind.Run, at.Space, at.Batch, cpu, -1, default, "OUT to the done port", exit.Describe()));
+            return false;
+        }
+        var modelCpu = machine.Model(cpu);
+        if (options.ModelOverride is { } tweak)
+            modelCpu = tweak(modelCpu);
+        for (int i = 0; i < n; i++)
+        {
+            var p = probes[i];
+            var expected = model.Translate(p.Address, p.Access, modelCpu, options.ModelSetsAccessedDirty);
+            var actual = ProbeProgram.Outcome(machine.Memory, i);
+            if (actual.Faulted)
+            {
+                report.Faults++;
+                if ((actual.ErrorCode & PageFaultError.Reserved) != 0)
+                    report.ReservedFaults++;
+            }
+            if (expected.OutsideGuestMemory)
+            {
+                report.Add(new Mismatch(MismatchKind.Outcome, at.Space, at.Batch, cpu, i, p,
+                    $"outside guest memory (table 0x{expected.PhysicalAddress:X}, level {expected.FaultLevel})", actual.ToString(), pathOf(p.Address)));
+                continue;
+            }
+            var want = expected.Success ? ProbeOutcome.Success : new ProbeOutcome(true, expected.ErrorCode, p.Address);
+            if (want != actual)
+                report.Add(new Mismatch(MismatchKind.Outcome, at.Space, at.Batch, cpu, i, p, want.ToString(), actual.ToString(), pathOf(p.Address)));
+        }
+        return true;
     }
 
     /// <summary>Every entry of table RAM at <paramref name="basePa"/> as the vCPU left it against FastPT's model; counts the A/D bits the vCPU set.</summary>

@@ -126,47 +126,14 @@ public static unsafe class GuestBuiltCheck
                 if (space.RecursiveSlot >= 0 && AddressSpace.Index(probes[i].Address, 4) == space.RecursiveSlot)
                     report.RecursiveProbes++;
             }
-            ulong ip = ProbeProgram.Emit(machine.Memory, probes.AsSpan(0, n), cpu.User);
             // The mode comes with KVM_SET_SREGS, which reloads CR3; the backend keeps shadow
             // translations made under the old mode anyway (EFER.NXE: ShadowPagesAcrossModeChanges),
             // so the VMM drops them, as the CR3 load does on a CPU (CR4.PGE is off: nothing is global).
             machine.Vm.ShadowZapAll();
-            var exit = machine.Start(cpu, ip, options.RunLimit, cr3: cr3);
-            report.Batches++;
-            report.Probes += n;
-            if (!cpu.User)
-                report.SupervisorProbes += n;
-            if (!exit.IsOutTo(GuestLayout.PortDone) || exit.Value != (uint)n)
-            {
-                report.Add(new Mismatch(MismatchKind.Run, spaceIndex, batch, cpu, -1, default, "OUT to the done port", exit.Describe()));
-                return; // the VM's state is unknown: start a new space
-            }
-
-            var modelCpu = machine.Model(cpu);
-            if (options.ModelOverride is { } tweak)
-                modelCpu = tweak(modelCpu);
             long faultsBefore = report.Faults, reservedBefore = report.ReservedFaults, mismatchesBefore = report.MismatchCount;
-            for (int i = 0; i < n; i++)
-            {
-                var p = probes[i];
-                var expected = model.Translate(p.Address, p.Access, modelCpu, options.ModelSetsAccessedDirty);
-                var actual = ProbeProgram.Outcome(machine.Memory, i);
-                if (actual.Faulted)
-                {
-                    report.Faults++;
-                    if ((actual.ErrorCode & PageFaultError.Reserved) != 0)
-                        report.ReservedFaults++;
-                }
-                if (expected.OutsideGuestMemory)
-                {
-                    report.Add(new Mismatch(MismatchKind.Outcome, spaceIndex, batch, cpu, i, p,
-                        $"outside guest memory (table 0x{expected.PhysicalAddress:X}, level {expected.FaultLevel})", actual.ToString(), PathOf(cr3, p.Address, ReadGuest)));
-                    continue;
-                }
-                var want = expected.Success ? ProbeOutcome.Success : new ProbeOutcome(true, expected.ErrorCode, p.Address);
-                if (want != actual)
-                    report.Add(new Mismatch(MismatchKind.Outcome, spaceIndex, batch, cpu, i, p, want.ToString(), actual.ToString(), PathOf(cr3, p.Address, ReadGuest)));
-            }
+            var at = new DifferentialCheck.BatchAt(spaceIndex, batch, cpu);
+            if (!DifferentialCheck.RunProbes(machine, options, report, at, probes.AsSpan(0, n), model, va => PathOf(cr3, va, ReadGuest), cr3))
+                return; // the VM's state is unknown: start a new space
             DifferentialCheck.CompareTables(report, spaceIndex, batch, cpu, LowBase, (ulong*)realLow, (ulong*)b.ModelLow, (ulong*)b.BeforeLow, (int)(LowBytes / 8));
             DifferentialCheck.CompareTables(report, spaceIndex, batch, cpu, HighBase, (ulong*)realHigh, (ulong*)b.ModelHigh, (ulong*)b.BeforeHigh, (int)(HighBytes / 8));
             log?.Invoke($"  batch {batch} {Mismatch.Describe(cpu)}: {stores.Count} guest stores, {n} probes, {report.Faults - faultsBefore} faults ({report.ReservedFaults - reservedBefore} reserved-bit), {report.MismatchCount - mismatchesBefore} mismatches");
