@@ -2,6 +2,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ScanVector128;
 using Vec = System.Runtime.Intrinsics.Vector256;
@@ -38,17 +39,110 @@ internal static unsafe class ScanVector256
             return Narrower.Apply<TMode>(entries, count, p, categories, kept, flush, ref memo);
         long found = 0;
         int i = 0;
+        // Exclusive tables without soft-dirty take populated tables a word at a time; the
+        // vector loops below then only see the word that stopped it, or the run's tail.
+        bool words = !TMode.Shared && !p.TrackSoftDirty;
         while (i < count)
         {
-            if (!TMode.Shared && memo.Valid)
+            if (words && (i & 63) == 0)
             {
-                i = MemoRun(entries, i, count - n, categories, kept, flush, memo, ref found);
+                i = PopulatedWords(entries, i, count, p, categories, kept, flush, ref found);
                 if (i == count)
                     break;
             }
-            i = General<TMode>(entries, i, count, p, categories, kept, flush, ref memo, ref found);
+            int end = words ? Math.Min(count, (i & ~63) + 64) : count;
+            if (!TMode.Shared && memo.Valid)
+            {
+                i = MemoRun(entries, i, end - n, categories, kept, flush, memo, ref found);
+                if (i == end)
+                    continue;
+            }
+            i = General<TMode>(entries, i, end, p, categories, kept, flush, ref memo, ref found);
         }
         return found;
+    }
+
+    /// <summary>
+    /// Whole 64-entry words from <paramref name="i"/> (a multiple of 64) while every entry is
+    /// present (P=1) and not special, as in the tables faults populate. Such an entry is
+    /// written (bit 10 clear) or not, and that alone decides its categories, its keep and its
+    /// change, so: a word whose entries are all protected is one AND per vector (an idle
+    /// rescan), and a word with written entries takes a second pass over its lines (in L1 by
+    /// then) that builds the word's kept and flush bits in registers and, under WP_MATCHING,
+    /// protects its written lanes with one store per vector. The first word holding any other
+    /// entry is left untouched for the vector loops; returns where it stopped. Exclusive
+    /// tables, soft-dirty untracked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int PopulatedWords(ulong* entries, int i, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush,
+        ref long foundTotal)
+    {
+        int n = VecU.Count;
+        VecU zero = VecU.Zero;
+        VecU presentSpecial = Vec.Create(Pte.Present | Pte.Special), present = Vec.Create(Pte.Present);
+        VecU uffdWp = Vec.Create(Pte.UffdWp), writable = Vec.Create(Pte.Writable), dirty = Vec.Create(Pte.Dirty);
+        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
+        var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
+        var catsWritten = catsClean | PageCategories.Written;
+        bool keepWritten = p.Keeps(catsWritten), keepClean = p.Keeps(catsClean);
+        bool protect = p.WriteProtect && keepWritten;
+        bool storeCategories = !p.SkipCategories;
+        VecU reportWritten = Vec.Create((ulong)(catsWritten & p.Return)), reportClean = Vec.Create((ulong)(catsClean & p.Return));
+        ulong lanes = ulong.MaxValue >> (64 - n);
+        long found = 0; // in a register: a ref's add would chain every word through memory
+        for (; i <= count - 64; i += 64)
+        {
+            ulong* at = entries + i;
+            if (Sse.IsSupported && i + 128 < count)
+            {
+                // Two words ahead: a word's work is long enough that the loads alone keep too few lines in flight.
+                for (int line = 0; line < 64; line += 8)
+                    Sse.Prefetch0(at + 128 + line);
+            }
+            VecU other = zero, all = VecU.AllBitsSet;
+            for (int v = 0; v < 64; v += n)
+            {
+                VecU old = Vec.Load(at + v);
+                other |= (old & presentSpecial) ^ present;
+                all &= old;
+            }
+            if (other != zero)
+                break;
+            ulong keptWord = 0, flushWord = 0;
+            if (Vec.EqualsAll(all & uffdWp, uffdWp) && !(storeCategories && keepClean))
+            {
+                // Every entry protected: nothing to change, kept only if clean pages are.
+                keptWord = keepClean ? ulong.MaxValue : 0;
+            }
+            else
+            {
+                for (int v = 0; v < 64; v += n)
+                {
+                    VecU old = Vec.Load(at + v);
+                    VecU w = Vec.Equals(old & uffdWp, zero);
+                    ulong wBits = Vec.ExtractMostSignificantBits(w);
+                    if (storeCategories)
+                        KernelBits.StoreLowWords(Vec.ConditionalSelect(w, reportWritten, reportClean), categories + i + v);
+                    if (protect)
+                    {
+                        // pte_mkuffd_wp on the written lanes; only RW and D, where set, owe a flush.
+                        // Stored unconditionally: which vectors hold a written page is as random as the pages.
+                        VecU m = Vec.AndNot(old | uffdWp, writable);
+                        m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
+                        Vec.Store(Vec.ConditionalSelect(w, m, old), at + v);
+                        ulong flushLanes = wBits & Vec.ExtractMostSignificantBits(~Vec.Equals(old & writableOrDirty, zero));
+                        flushWord |= flushLanes << v;
+                    }
+                    ulong keptLanes = (keepWritten ? wBits : 0) | (keepClean ? ~wBits & lanes : 0);
+                    keptWord |= keptLanes << v;
+                }
+            }
+            kept[i >> 6] |= keptWord;
+            flush[i >> 6] |= flushWord;
+            found += BitOperations.PopCount(keptWord);
+        }
+        foundTotal += found;
+        return i;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using FastPT.Kernels;
 
@@ -91,6 +92,34 @@ internal unsafe struct ScanOutput
             WalkEnd = end;
         }
         return !full;
+    }
+
+    /// <summary>
+    /// <see cref="Output"/> for each run of set bits in <paramref name="bits"/> (bit i: the
+    /// page at <paramref name="va"/> + i pages), all of <paramref name="categories"/>, when
+    /// <see cref="CannotStopWithin"/> held for the pages these bits cover: neither the buffer
+    /// nor the page limit can run out, so a run is a merge or a new region without a branch on
+    /// either (the open region is stored at the next slot each time and kept only when it
+    /// closes), and the loop's only unpredictable branch is its exit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OutputRuns(ulong bits, ulong va, PageCategories categories)
+    {
+        Found += BitOperations.PopCount(bits);
+        while (bits != 0)
+        {
+            ulong rest = bits & (bits + (bits & (0 - bits))); // bits without their lowest run
+            ulong run = bits ^ rest;
+            ulong addr = va + ((ulong)BitOperations.TrailingZeroCount(run) << 12);
+            ulong end = va + ((ulong)(64 - BitOperations.LeadingZeroCount(run)) << 12);
+            bool merge = addr == _curEnd & categories == _curCategories;
+            _regions[_closed] = new PageRegion(_curStart, _curEnd, _curCategories);
+            _closed += (!merge & _curEnd != 0) ? 1 : 0;
+            _curStart = merge ? _curStart : addr;
+            _curEnd = end;
+            _curCategories = categories;
+            bits = rest;
+        }
     }
 
     /// <summary>pagemap_scan_push_range: merge into the open region or close it and open the next.</summary>
