@@ -98,28 +98,35 @@ internal unsafe struct ScanOutput
     /// <see cref="Output"/> for each run of set bits in <paramref name="bits"/> (bit i: the
     /// page at <paramref name="va"/> + i pages), all of <paramref name="categories"/>, when
     /// <see cref="CannotStopWithin"/> held for the pages these bits cover: neither the buffer
-    /// nor the page limit can run out, so a run is a merge or a new region without a branch on
-    /// either (the open region is stored at the next slot each time and kept only when it
-    /// closes), and the loop's only unpredictable branch is its exit.
+    /// nor the page limit can run out. Only the word's first run can merge with the open region
+    /// (the others start after a clear bit), so the loop over the rest closes and opens a region
+    /// per run without a test; its only unpredictable branch is its exit. Runs are walked as
+    /// their first and last bits (two masks cleared with blsr), so a run's work is one
+    /// instruction on the loop's dependency chain.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void OutputRuns(ulong bits, ulong va, PageCategories categories)
     {
+        if (bits == 0)
+            return;
         Found += BitOperations.PopCount(bits);
-        while (bits != 0)
+        ulong starts = bits & ~(bits << 1), lasts = bits & ~(bits >> 1);
+        Push(categories, va + ((ulong)BitOperations.TrailingZeroCount(starts) << 12), va + ((ulong)(BitOperations.TrailingZeroCount(lasts) + 1) << 12));
+        starts &= starts - 1;
+        lasts &= lasts - 1;
+        PageRegion* slot = _regions + _closed;
+        ulong start = _curStart, end = _curEnd;
+        while (starts != 0)
         {
-            ulong rest = bits & (bits + (bits & (0 - bits))); // bits without their lowest run
-            ulong run = bits ^ rest;
-            ulong addr = va + ((ulong)BitOperations.TrailingZeroCount(run) << 12);
-            ulong end = va + ((ulong)(64 - BitOperations.LeadingZeroCount(run)) << 12);
-            bool merge = addr == _curEnd & categories == _curCategories;
-            _regions[_closed] = new PageRegion(_curStart, _curEnd, _curCategories);
-            _closed += (!merge & _curEnd != 0) ? 1 : 0;
-            _curStart = merge ? _curStart : addr;
-            _curEnd = end;
-            _curCategories = categories;
-            bits = rest;
+            *slot++ = new PageRegion(start, end, categories);
+            start = va + ((ulong)BitOperations.TrailingZeroCount(starts) << 12);
+            end = va + ((ulong)(BitOperations.TrailingZeroCount(lasts) + 1) << 12);
+            starts &= starts - 1;
+            lasts &= lasts - 1;
         }
+        _closed = (int)(slot - _regions);
+        _curStart = start;
+        _curEnd = end;
     }
 
     /// <summary>pagemap_scan_push_range: merge into the open region or close it and open the next.</summary>
