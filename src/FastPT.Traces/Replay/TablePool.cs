@@ -7,14 +7,15 @@ namespace FastPT.Traces.Replay;
 /// its processes: a space's tables go back to the pool when it is disposed and the next space
 /// (or the next pass over the trace) takes them warm, instead of every space reserving and
 /// first-touching chunks of its own (a trace of 40 short-lived processes paid more for that than
-/// for its operations). Each space counts its own tables. Not thread-safe: one replay at a time.
+/// for its operations). Each space counts its own tables (<see cref="NativeTableSource.Share"/>:
+/// walks read them as plain pointers, as with a space's own source). Not thread-safe: one replay at a time.
 /// </summary>
 public sealed class TablePool : IDisposable
 {
     private readonly NativeTableSource _source = new();
 
     /// <summary>A table source for one space, backed by this pool.</summary>
-    public ITableSource ForSpace() => new SpaceTables(_source);
+    public ITableSource ForSpace() => _source.Share();
 
     public void Dispose()
     {
@@ -24,27 +25,4 @@ public sealed class TablePool : IDisposable
 
     /// <summary>A pool that was never disposed returns its memory when it is collected.</summary>
     ~TablePool() => _source.Dispose();
-
-    private sealed unsafe class SpaceTables(NativeTableSource source) : ITableSource
-    {
-        public long TablesInUse { get; private set; }
-
-        public bool TryAllocate(out ulong physical)
-        {
-            if (!source.TryAllocate(out physical))
-                return false;
-            TablesInUse++;
-            return true;
-        }
-
-        public ulong* Table(ulong physical) => source.Table(physical);
-
-        public bool ContainsTable(ulong physical) => source.ContainsTable(physical);
-
-        public void Free(ulong physical)
-        {
-            source.Free(physical);
-            TablesInUse--;
-        }
-    }
 }

@@ -7,6 +7,7 @@ namespace FastPT.Memory;
 /// "physical address" is the host address itself, so entries hold pointers. Tables are
 /// reserved in chunks, touched (zeroed) when reserved so a walk never takes a host page fault
 /// on a fresh table, and recycled through a free list, so walks rarely call the allocator.
+/// <see cref="Share"/> gives each of many address spaces its own count over one pool.
 /// </summary>
 public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 {
@@ -17,22 +18,40 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
     private readonly Stack<ulong> _free = new();      // returned tables: contents unknown
     private readonly Stack<ulong> _freshZero = new(); // never handed out since their chunk was zeroed
     private readonly long _limit;
+    private readonly NativeTableSource? _pool; // a share's: where its tables come from
     private long _inUse;
     private long _reserved;
 
     /// <param name="maxTables">Tables this source may have in use at once (0 = no limit).</param>
     public NativeTableSource(long maxTables = 0) => _limit = maxTables;
 
+    private NativeTableSource(NativeTableSource pool) => _pool = pool;
+
+    /// <summary>
+    /// A source that takes its tables from this one and gives them back to it, counting only its
+    /// own: one per address space, so spaces that come and go reuse warm tables (as processes share
+    /// the kernel's page allocator) and walks still read tables as plain pointers. Disposing a
+    /// share releases nothing; disposing this source releases every table of its shares too.
+    /// </summary>
+    public NativeTableSource Share() => new(_pool ?? this);
+
     public long TablesInUse => _inUse;
 
-    /// <summary>Tables reserved from the system, in use or free.</summary>
-    public long TablesReserved => _reserved;
+    /// <summary>Tables reserved from the system, in use or free (the pool's, for a share).</summary>
+    public long TablesReserved => _pool?.TablesReserved ?? _reserved;
 
-    /// <summary>Tables that can be handed out without another system allocation.</summary>
-    public long TablesFree => _free.Count + _freshZero.Count;
+    /// <summary>Tables that can be handed out without another system allocation (the pool's, for a share).</summary>
+    public long TablesFree => _pool?.TablesFree ?? _free.Count + _freshZero.Count;
 
     public bool TryAllocate(out ulong physical)
     {
+        if (_pool != null)
+        {
+            if (!_pool.TryAllocate(out physical))
+                return false;
+            _inUse++;
+            return true;
+        }
         physical = 0;
         if (_limit != 0 && _inUse >= _limit)
             return false;
@@ -58,6 +77,8 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
     /// <summary>Inside one of this source's chunks (binary search over them sorted by address; not for hot paths).</summary>
     public bool ContainsTable(ulong physical)
     {
+        if (_pool != null)
+            return _pool.ContainsTable(physical);
         if ((physical & 4095) != 0)
             return false;
         if (_sorted.Length != _chunks.Count)
@@ -79,7 +100,10 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 
     public void Free(ulong physical)
     {
-        _free.Push(physical);
+        if (_pool != null)
+            _pool.Free(physical);
+        else
+            _free.Push(physical);
         _inUse--;
     }
 
@@ -94,6 +118,8 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
     {
         if (tables < 0)
             throw new ArgumentOutOfRangeException(nameof(tables), tables, "a table count cannot be negative");
+        if (_pool != null)
+            return _pool.Reserve(tables);
         if (_limit != 0)
             tables = Math.Min(tables, _limit - _inUse);
         while (TablesFree < tables)
@@ -125,6 +151,8 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
 
     public void Dispose()
     {
+        if (_pool != null)
+            return; // the pool's memory: released with the pool
         foreach (var (chunk, _) in _chunks)
             NativeMemory.AlignedFree((void*)chunk);
         _chunks.Clear();

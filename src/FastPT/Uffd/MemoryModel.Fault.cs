@@ -35,10 +35,9 @@ public sealed unsafe partial class MemoryModel
 
     private AccessResult AccessCore(ulong va, bool write, FlushPlan flush)
     {
-        var access = write ? AccessType.Write : AccessType.Read;
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            if (Space.Translate(va, access, UserCpu).Success)
+            if (Space.Walk(va, write ? UserWrite : UserRead, updateAccessedDirty: true, rights: null).Success)
                 return new AccessResult(AccessOutcome.Completed);
             var vma = FindVma(va);
             if (vma is null || !(write ? vma.MayWrite : vma.MayRead))

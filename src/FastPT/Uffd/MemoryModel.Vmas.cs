@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace FastPT.Uffd;
 
 /// <summary>
-/// The VMA set: sorted, disjoint, found by binary search; split and merged where an operation
+/// The VMA set (<see cref="VmaList"/>): sorted, disjoint, found by binary search; split and merged where an operation
 /// changed it, never by a pass over every VMA (a JIT-heavy process has over a thousand, and
 /// mprotects them thousands of times). Removed VMAs go to a free list, so the per-operation
 /// paths allocate nothing once warm.
@@ -42,20 +42,7 @@ public sealed partial class MemoryModel
     }
 
     /// <summary>Index of the first VMA whose end lies above va (Count if none).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int FirstEndingAfter(ulong va)
-    {
-        int lo = 0, hi = _vmas.Count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (_vmas[mid].End <= va)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        return lo;
-    }
+    private int FirstEndingAfter(ulong va) => _vmas.FirstEndingAfter(va);
 
     /// <summary>A VMA from the free list (or a new one) with every field set.</summary>
     private Vma NewVma(ulong start, ulong end, Backing backing, MemoryProtection protection, bool hugePageHint, ShmemFile? file, bool account)
@@ -97,7 +84,7 @@ public sealed partial class MemoryModel
         tail.UffdWp = v.UffdWp;
         tail.AnonVma = v.AnonVma;
         tail.PageOffset = v.File is null ? 0 : v.FilePage(cut);
-        v.End = cut;
+        _vmas.SetEnd(i, cut);
         _vmas.Insert(i + 1, tail);
     }
 
@@ -168,7 +155,7 @@ public sealed partial class MemoryModel
             var next = _vmas[i + 1];
             if (v.CanMergeWith(next))
             {
-                v.End = next.End;
+                _vmas.SetEnd(i, next.End);
                 if (v.AnonVma == 0)
                     v.AnonVma = next.AnonVma; // dup_anon_vma
                 RemoveVmas(i + 1, 1);

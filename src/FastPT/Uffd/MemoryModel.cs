@@ -18,7 +18,10 @@ namespace FastPT.Uffd;
 public sealed partial class MemoryModel : IDisposable, IHugeSplitter
 {
     private static readonly CpuMode UserCpu = new(User: true);
-    private readonly List<Vma> _vmas = [];
+    // A user-mode load and store, worked out once: every Access walks with one of them.
+    private static readonly WalkRules UserRead = new(in UserCpu, AccessType.Read);
+    private static readonly WalkRules UserWrite = new(in UserCpu, AccessType.Write);
+    private readonly VmaList _vmas = new();
     private readonly FrameAllocator _frames = new();
     private readonly NativeTableSource? _ownedTables;
     private int _lastAnonVma;
@@ -264,9 +267,9 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     {
         var first = FindVma(start) ?? throw new ArgumentException($"nothing is mapped at 0x{start:X}");
         ulong end = first.End;
-        foreach (var v in _vmas)
-            if (v.Start == end)
-                end = v.End;
+        for (int i = 0; i < _vmas.Count; i++)
+            if (_vmas[i].Start == end)
+                end = _vmas[i].End;
         return end - start;
     }
 

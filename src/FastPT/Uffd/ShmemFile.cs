@@ -3,12 +3,14 @@ namespace FastPT.Uffd;
 /// <summary>
 /// A memfd's page cache: which file pages exist and the frame each lives in. Pages come
 /// into the cache on first touch and stay until the file goes (zap never drops them).
-/// Kept as chunks of 512 frames made on first touch (0 = not cached: no page lives in frame
-/// 0), so a lookup is two array reads; fault-around asks for 16 neighbours per read fault.
+/// Kept as chunks of 64 frames made on first touch (0 = not cached: no page lives in frame
+/// 0), so a lookup is two array reads; fault-around asks for 16 neighbours per read fault, within
+/// one chunk. Small chunks: a runtime maps and touches many tiny files (a JIT's double-mapped
+/// code pages), and a 512-frame chunk per touched file cost 4 KiB of zeroed heap each.
 /// </summary>
 internal sealed class ShmemFile(long pages)
 {
-    private const int ChunkShift = 9;
+    private const int ChunkShift = 6;
     private readonly ulong[]?[] _chunks = new ulong[]?[(pages + (1L << ChunkShift) - 1) >> ChunkShift];
 
     public long Pages { get; } = pages;

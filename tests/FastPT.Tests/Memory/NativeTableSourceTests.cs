@@ -24,6 +24,30 @@ public unsafe class NativeTableSourceTests
     }
 
     [Fact]
+    public void SharesCountTheirOwnTablesAndReturnThemToThePool()
+    {
+        using var pool = new NativeTableSource(maxTables: 3);
+        var a = pool.Share();
+        var b = a.Share(); // a share of a share draws on the same pool
+        Assert.True(a.TryAllocate(out ulong t1));
+        Assert.True(b.TryAllocate(out ulong t2));
+        Assert.True(b.TryAllocate(out ulong t3));
+        Assert.False(a.TryAllocate(out _)); // the pool's limit holds for every share
+        Assert.Equal((1L, 2L, 3L), (a.TablesInUse, b.TablesInUse, pool.TablesInUse));
+        Assert.Equal((nint)t1, (nint)a.Table(t1));
+        Assert.True(a.ContainsTable(t3)); // any table of the pool
+        a.Table(t1)[5] = 0x42;
+        a.Free(t1);
+        a.Dispose(); // releases nothing: the pool's memory
+        Assert.Equal((0L, 2L), (a.TablesInUse, pool.TablesInUse));
+        Assert.True(b.TryAllocate(out ulong again));
+        Assert.Equal(t1, again);                            // warm: the freed table, zeroed
+        Assert.False(new ReadOnlySpan<ulong>(b.Table(again), 512).ContainsAnyExcept(0UL));
+        Assert.Equal(pool.TablesReserved, b.TablesReserved);
+        _ = t2;
+    }
+
+    [Fact]
     public void FreedTablesAreReusedAndComeBackZeroed()
     {
         using var src = new NativeTableSource();
