@@ -10,7 +10,7 @@
  *  - Every function returns a status (fastpt_status, 0 = FASTPT_OK) unless it says otherwise.
  *    On failure fastpt_last_error() returns a message saying what, where and how to fix it.
  *    No exception, signal or abort crosses this boundary; a refused call changes nothing.
- *  - Handles (fastpt_table *, fastpt_flush *) are opaque and checked on every call: NULL, closed
+ *  - Handles (fastpt_table *, fastpt_flush *, fastpt_dirty_log *) are opaque and checked on every call: NULL, closed
  *    or made-up handles, or a handle of the wrong kind, give FASTPT_ERR_INVALID_HANDLE.
  *  - Ranges are [start, end): 4 KiB-aligned, non-empty, canonical, on one side of the
  *    non-canonical hole. Addresses are virtual; "physical" means guest-physical for tables in
@@ -58,6 +58,7 @@ typedef int32_t fastpt_status;
 
 typedef struct fastpt_table fastpt_table; /* a page table and the memory its tables live in */
 typedef struct fastpt_flush fastpt_flush; /* a flush plan: TLB invalidations owed, as VA ranges */
+typedef struct fastpt_dirty_log fastpt_dirty_log; /* a KVM-format dirty log over a table's slots */
 
 #define FASTPT_OPTION_SHARED_TABLES 1u /* a running vCPU or concurrent translates may set A/D meanwhile */
 
@@ -396,6 +397,72 @@ fastpt_status fastpt_scan(fastpt_table *table, uint64_t start, uint64_t end, con
  */
 fastpt_status fastpt_translate(fastpt_table *table, uint64_t va, uint32_t access, const fastpt_cpu_mode *cpu,
                                uint32_t flags, fastpt_translation *result);
+
+/* ---- dirty logs (KVM_GET_DIRTY_LOG / KVM_CLEAR_DIRTY_LOG with manual protect) ------------ */
+
+/* fastpt_dirty_log_create modes: how the log learns of writes */
+#define FASTPT_DIRTY_LOG_DIRTY_BIT     0u /* the CPU sets D; get harvests it, clear clears it */
+#define FASTPT_DIRTY_LOG_WRITE_PROTECT 1u /* clear write-protects; writes fault into fastpt_dirty_log_write_fault */
+/* fastpt_dirty_log_create flags */
+#define FASTPT_DIRTY_LOG_PAGE_4K       1u /* report 4 KiB pages: the slot's huge leaves are split */
+
+/* fastpt_dirty_log_write_fault outcomes */
+#define FASTPT_FAULT_RESOLVED          0u /* logged and writable again: invalidate the flush plan, retry the write */
+#define FASTPT_FAULT_OUTSIDE_SLOTS     1u /* the address is in no slot: not the log's fault, deliver it */
+#define FASTPT_FAULT_NOT_LOG_PROTECTED 2u /* not present or mapped read-only: not the log's fault, deliver it */
+
+/*
+ * A dirty log over table's input addresses (guest-physical for a VMM's stage-2 tables). It walks
+ * as the table's options say: with FASTPT_OPTION_SHARED_TABLES, get and clear run beside vCPUs
+ * using the tables. Close the log before its table (a log whose table is closed refuses every
+ * call with FASTPT_ERR_INVALID_HANDLE). Thread-safe.
+ */
+fastpt_status fastpt_dirty_log_create(fastpt_table *table, uint32_t mode, uint32_t flags, fastpt_dirty_log **log);
+fastpt_status fastpt_dirty_log_close(fastpt_dirty_log *log);
+
+/*
+ * Starts logging [start, start + size) as slot (4 KiB-aligned, canonical, overlapping no other
+ * slot); every page starts clean. A write-protect log write-protects the slot here (a huge leaf
+ * crossing its edge is split); FASTPT_DIRTY_LOG_PAGE_4K splits its huge leaves. No vCPU may run
+ * on the tables meanwhile. remove_slot stops logging it (a write-protect log gives its pages
+ * write access back). Bad input: FASTPT_ERR_MISALIGNED, _INVALID_RANGE, _INVALID_ARGUMENT (slot in
+ * use, overlap, unknown slot); nothing changes.
+ */
+fastpt_status fastpt_dirty_log_add_slot(fastpt_dirty_log *log, uint32_t slot, uint64_t start, uint64_t size,
+                                        fastpt_flush *flush);
+fastpt_status fastpt_dirty_log_remove_slot(fastpt_dirty_log *log, uint32_t slot, fastpt_flush *flush);
+
+/* The slot's page count: its bitmaps have (pages + 63) / 64 words. */
+fastpt_status fastpt_dirty_log_pages(fastpt_dirty_log *log, uint32_t slot, uint64_t *pages);
+
+/*
+ * KVM_GET_DIRTY_LOG: ORs into bitmap (bit k = the page at start + k * 4096) every page written
+ * since its last clear, every page of a written huge leaf included; zero the bitmap first for
+ * KVM's overwrite. bitmap_words below the slot's words: FASTPT_ERR_BUFFER_TOO_SMALL.
+ * get, clear, add_slot and remove_slot: one call at a time per log.
+ */
+fastpt_status fastpt_dirty_log_get(fastpt_dirty_log *log, uint32_t slot, uint64_t *bitmap, size_t bitmap_words,
+                                   fastpt_flush *flush);
+
+/*
+ * KVM_CLEAR_DIRTY_LOG: re-arms the pages set in mask (word i covers pages first_page + 64 i ..
+ * + 63; first_page a multiple of 64, else FASTPT_ERR_MISALIGNED) that the log held: they leave
+ * it, and a write once flush is invalidated reports them again. Copy a page after clearing it:
+ * a write between get and clear is not reported again, as with KVM. *cleared (may be NULL): the
+ * pages that left the log.
+ */
+fastpt_status fastpt_dirty_log_clear(fastpt_dirty_log *log, uint32_t slot, uint64_t first_page, const uint64_t *mask,
+                                     size_t mask_words, fastpt_flush *flush, uint64_t *cleared);
+
+/*
+ * A write-protect log's write-fault path (a #PF with W|P, an EPT violation on a write at
+ * address): *outcome is FASTPT_FAULT_*. RESOLVED: the page is logged and writable again;
+ * invalidate flush (a CPU drops the faulting translation itself) and retry the write. Thread-safe:
+ * any number of vCPU threads, each with its own flush plan, beside get and clear. On a dirty-bit
+ * log: FASTPT_ERR_INVALID_ARGUMENT.
+ */
+fastpt_status fastpt_dirty_log_write_fault(fastpt_dirty_log *log, uint64_t address, fastpt_flush *flush,
+                                           uint32_t *outcome);
 
 #ifdef __cplusplus
 }

@@ -103,5 +103,5 @@ internal static class Handles
         : $"{what} (0x{handle:X}) is not an open {KindName(typeof(T))}: it was closed already, or never came from a fastpt_*_create call");
 
     private static string KindName(Type type) =>
-        type == typeof(PageTable) ? "fastpt_table" : type == typeof(FlushPlan) ? "fastpt_flush" : type.Name;
+        type == typeof(PageTable) ? "fastpt_table" : type == typeof(FlushPlan) ? "fastpt_flush" : type == typeof(PageTableDirtyLog) ? "fastpt_dirty_log" : type.Name;
 }

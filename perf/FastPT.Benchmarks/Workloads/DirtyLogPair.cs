@@ -15,7 +15,9 @@ namespace FastPT.Benchmarks.Workloads;
 /// pages written: FastPT's <see cref="DirtyLog"/> over 4 KiB PTEs (shared mode, as beside a
 /// running vCPU) and KVM's own KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG on the slot of a VM's
 /// RAM, whose pages a guest wrote between harvests (<see cref="KvmReset"/>, untimed).
-/// Without a VM (<c>withKvm: false</c>) only FastPT's side exists.
+/// Without a VM (<c>withKvm: false</c>) only FastPT's side exists. In
+/// <see cref="DirtyLogMode.WriteProtect"/> mode the writes are the log's fault handler (untimed)
+/// and the timed Clear write-protects the written pages again.
 /// </summary>
 public sealed unsafe class DirtyLogPair : IDisposable
 {
@@ -25,19 +27,20 @@ public sealed unsafe class DirtyLogPair : IDisposable
     private readonly AddressSpace _space;
     private readonly DirtyLog _log;
     private readonly FlushPlan _flush = new();
+    private readonly FlushPlan _faultFlush = new();
     private readonly ulong[] _bitmap;
     private readonly ulong[] _kvmBitmap;
     private readonly GuestMachine? _machine;
     private readonly ulong _program;
     private bool _started;
 
-    public DirtyLogPair(bool withKvm)
+    public DirtyLogPair(bool withKvm, DirtyLogMode mode = DirtyLogMode.DirtyBit)
     {
         Pages = (int)(GuestLayout.MemorySize / 4096);
         _space = new AddressSpace(_tables);
         for (int p = 0; p < Pages; p++)
             _space.Map(Base + (ulong)p * 4096, 0x1_0000_0000 + (ulong)p * 4096, PageSize.Size4K, PgProt.Shared);
-        _log = new DirtyLog(_space, new WalkOptions { SharedTables = true });
+        _log = new DirtyLog(_space, new WalkOptions { SharedTables = true }, mode: mode);
         _log.AddSlot(0, Base, (ulong)Pages * 4096, _flush);
         _bitmap = new ulong[Pages / 64];
         _kvmBitmap = new ulong[Pages / 64];
@@ -77,11 +80,18 @@ public sealed unsafe class DirtyLogPair : IDisposable
     /// <summary>Whether KVM offered KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 (else GET re-protects and there is no CLEAR).</summary>
     public bool ManualProtect { get; }
 
-    /// <summary>Sets D on the written pages, as a vCPU would.</summary>
+    /// <summary>Sets D on the written pages, as a vCPU would (write-protect mode: their write faults go to the log).</summary>
     public void EngineReset()
     {
+        _faultFlush.Clear();
         for (int k = 0; k < Written; k++)
-            _space.Entry(Base + (ulong)(k * Stride) * 4096, 1) |= Pte.Dirty;
+        {
+            ulong va = Base + (ulong)(k * Stride) * 4096;
+            if (_log.Mode == DirtyLogMode.WriteProtect)
+                _log.HandleWriteFault(va, _faultFlush);
+            else
+                _space.Entry(va, 1) |= Pte.Dirty;
+        }
     }
 
     public void EngineGetClear()

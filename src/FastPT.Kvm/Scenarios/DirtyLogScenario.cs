@@ -18,6 +18,10 @@ namespace FastPT.Kvm.Scenarios;
 /// iteration, all in shared mode beside the running vCPU. Check after harvest N: a page the
 /// harvest did not report that holds N or N + 1 may have been written after the harvest passed
 /// it, so harvest N + 1 must report it; a page holding more than N + 1 is impossible.
+/// In <see cref="DirtyLogMode.WriteProtect"/> mode the guest's writes to pages the log protected
+/// take a #PF (W|P) whose handler reports CR2 to the VMM (<see cref="PageFaultMode.ReportAndRetry"/>);
+/// the vCPU thread hands it to <see cref="DirtyLog.HandleWriteFault"/> and the guest INVLPGs and
+/// retries the write, as a VMM does with a write-protection exit.
 /// </summary>
 public static class DirtyLogScenario
 {
@@ -30,9 +34,10 @@ public static class DirtyLogScenario
     private const ulong Writes = GuestLayout.UserShared + 16;
 
     /// <param name="harvestWithoutFlush">Skip the VMM's flush (evidence that the check sees lost writes).</param>
-    public static DirtyLogReport Run(int seed, TimeSpan duration, bool harvestWithoutFlush = false, Action<string>? log = null)
+    public static DirtyLogReport Run(int seed, TimeSpan duration, bool harvestWithoutFlush = false, Action<string>? log = null,
+        DirtyLogMode mode = DirtyLogMode.DirtyBit)
     {
-        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
+        using var m = new GuestMachine(mode == DirtyLogMode.WriteProtect ? PageFaultMode.ReportAndRetry : PageFaultMode.RecordAndSkip);
         for (int b = 0; b < HugeBlocks.Length; b++)
         {
             ulong va = SlotStart + ((ulong)b << 21), pa = GuestLayout.Scratch + ((ulong)b << 21);
@@ -51,10 +56,12 @@ public static class DirtyLogScenario
         ulong program = Emit(m, seed);
         m.Vm.SetDirtyLogging(true);
 
-        var dirtyLog = new DirtyLog(m.Space, new WalkOptions { SharedTables = true });
+        var dirtyLog = new DirtyLog(m.Space, new WalkOptions { SharedTables = true }, mode: mode);
         var flush = new FlushPlan();
         dirtyLog.AddSlot(0, SlotStart, (ulong)Pages * 4096, flush);
-        var report = new DirtyLogReport(seed, Pages, harvestWithoutFlush);
+        if (flush.Count > 0)
+            m.Vm.ShadowWriteFlush();
+        var report = new DirtyLogReport(seed, Pages, harvestWithoutFlush, mode);
 
         VcpuExit exit = default;
         Exception? failure = null;
@@ -62,7 +69,21 @@ public static class DirtyLogScenario
         {
             try
             {
-                exit = m.Start(CpuMode.UserMode, program, duration + TimeSpan.FromSeconds(60));
+                var limit = duration + TimeSpan.FromSeconds(60);
+                var faultFlush = new FlushPlan();
+                exit = m.Start(CpuMode.UserMode, program, limit);
+                // Write-protect mode: the vCPU thread is the VMM's fault path, beside the harvests.
+                while (exit.IsOutTo(GuestLayout.PortPageFault))
+                {
+                    ulong cr2 = m.Memory.U64(GuestLayout.Mailbox);
+                    var error = (PageFaultError)m.Memory.U64(GuestLayout.Mailbox + 8);
+                    faultFlush.Clear();
+                    var outcome = dirtyLog.HandleWriteFault(cr2, faultFlush);
+                    if (outcome != DirtyLogFault.Resolved || error != (PageFaultError.Present | PageFaultError.Write | PageFaultError.User))
+                        throw new KvmException($"#PF at 0x{cr2:X} (error {error}) is not a dirty-log write fault: {outcome}");
+                    report.Faults++;
+                    exit = m.Resume(limit);   // the guest INVLPGs CR2 (faultFlush's page) and retries
+                }
             }
             catch (Exception e)
             {
@@ -172,7 +193,7 @@ public static class DirtyLogScenario
 }
 
 /// <summary>What a dirty-log run saw; <see cref="Misses"/> must be 0.</summary>
-public sealed class DirtyLogReport(int seed, int pages, bool withoutFlush)
+public sealed class DirtyLogReport(int seed, int pages, bool withoutFlush, DirtyLogMode mode = DirtyLogMode.DirtyBit)
 {
     private readonly List<string> _first = [];
 
@@ -184,6 +205,8 @@ public sealed class DirtyLogReport(int seed, int pages, bool withoutFlush)
     /// <summary>Pages written after the harvest passed them, owed to the next one.</summary>
     public long Late { get; set; }
     public long Misses { get; private set; }
+    /// <summary>Write-protect faults the log resolved (write-protect mode).</summary>
+    public long Faults { get; set; }
     public double Seconds { get; set; }
     public IReadOnlyList<string> FirstMisses => _first;
 
@@ -195,7 +218,7 @@ public sealed class DirtyLogReport(int seed, int pages, bool withoutFlush)
     }
 
     public string Summary =>
-        $"seed {seed}: {Iterations} harvests over {pages} pages (4 KiB and 2 MiB) in {Seconds:F1} s{(withoutFlush ? " WITHOUT the VMM flush" : "")}: " +
-        $"{GuestWrites} guest writes, {Reported} page reports, {Late} pages written after the harvest passed them; {Misses} misses" +
+        $"seed {seed}, {mode} log: {Iterations} harvests over {pages} pages (4 KiB and 2 MiB) in {Seconds:F1} s{(withoutFlush ? " WITHOUT the VMM flush" : "")}: " +
+        $"{GuestWrites} guest writes, {(mode == DirtyLogMode.WriteProtect ? $"{Faults} write-protect faults, " : "")}{Reported} page reports, {Late} pages written after the harvest passed them; {Misses} misses" +
         (_first.Count > 0 ? "; first: " + _first[0] : "");
 }

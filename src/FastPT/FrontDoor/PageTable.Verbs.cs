@@ -267,7 +267,7 @@ public sealed partial class PageTable
         CheckRange(start, end);
     }
 
-    private void CheckRange(ulong start, ulong end)
+    internal void CheckRange(ulong start, ulong end)
     {
         if (start >= end)
             throw new PageTableException(PageTableError.InvalidRange,
@@ -281,11 +281,11 @@ public sealed partial class PageTable
     }
 
     /// <summary>The engine's refusals, which <see cref="Typed"/> turns into typed errors; anything else is a bug and stays as it is.</summary>
-    private static bool IsEngineError(Exception e) =>
+    internal static bool IsEngineError(Exception e) =>
         e is (TableAllocationException or ArgumentException or InvalidOperationException) and not ObjectDisposedException;
 
     /// <summary>An engine exception as a typed error (the message is the engine's, which says what and where).</summary>
-    private static PageTableException Typed(Exception e) => e switch
+    internal static PageTableException Typed(Exception e) => e switch
     {
         TableAllocationException => new PageTableException(PageTableError.OutOfTables, e.Message, e),
         // GuestMemoryTableSource.Table: a link (written by a guest) outside the table memory.

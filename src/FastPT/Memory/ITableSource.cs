@@ -22,6 +22,12 @@ public unsafe interface ITableSource
     /// <summary>Returns a table; its contents are irrelevant afterwards.</summary>
     void Free(ulong physical);
 
+    /// <summary>
+    /// Returns a table the caller has just seen to be all zero (an emptied table unlinked by a
+    /// walk), so the source may hand it out again without clearing it.
+    /// </summary>
+    void FreeZeroed(ulong physical) => Free(physical);
+
     /// <summary>Tables handed out and not yet freed.</summary>
     long TablesInUse { get; }
 

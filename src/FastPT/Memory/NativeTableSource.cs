@@ -16,7 +16,7 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
     private readonly List<(nint Start, int Tables)> _chunks = [];
     private (nint Start, int Tables)[] _sorted = []; // _chunks by address, rebuilt when a chunk is added
     private readonly Stack<ulong> _free = new();      // returned tables: contents unknown
-    private readonly Stack<ulong> _freshZero = new(); // never handed out since their chunk was zeroed
+    private readonly Stack<ulong> _freshZero = new(); // zero: never handed out since their chunk was zeroed, or freed empty
     private readonly long _limit;
     private readonly NativeTableSource? _pool; // a share's: where its tables come from
     private long _inUse;
@@ -104,6 +104,16 @@ public sealed unsafe class NativeTableSource : ITableSource, IDisposable
             _pool.Free(physical);
         else
             _free.Push(physical);
+        _inUse--;
+    }
+
+    /// <summary>A table the caller saw all zero: handed out again without clearing (a process that maps and unmaps small regions churns tables).</summary>
+    public void FreeZeroed(ulong physical)
+    {
+        if (_pool != null)
+            _pool.FreeZeroed(physical);
+        else
+            _freshZero.Push(physical);
         _inUse--;
     }
 

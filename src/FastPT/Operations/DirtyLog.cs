@@ -20,6 +20,19 @@ public enum DirtyLogGranularity
     Page4K,
 }
 
+/// <summary>How a <see cref="DirtyLog"/> learns of writes.</summary>
+public enum DirtyLogMode
+{
+    /// <summary>The CPU sets D (or EPT's dirty flag); Get harvests it, Clear clears it.</summary>
+    DirtyBit,
+    /// <summary>
+    /// KVM without PML or D bits: Clear (and AddSlot) write-protect pages; the embedder's
+    /// write-fault path calls <see cref="DirtyLog.HandleWriteFault"/>, which logs the page and
+    /// gives write access back so the retried write succeeds. Get walks no tables.
+    /// </summary>
+    WriteProtect,
+}
+
 /// <summary>
 /// KVM's dirty-log contract over FastPT's tables (KVM_GET_DIRTY_LOG and KVM_CLEAR_DIRTY_LOG with
 /// KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2). A slot is a range of the space's input addresses; for a
@@ -30,18 +43,23 @@ public enum DirtyLogGranularity
 /// it reported are the caller's to copy after the Clear (as with KVM). Both are safe beside
 /// running vCPUs with <see cref="WalkOptions.SharedTables"/>; both fill a flush plan the caller
 /// must execute before it relies on the log again (a cached dirty translation would let a write
-/// through without setting D). One thread at a time calls Get and Clear on one log.
+/// through without setting D). One thread at a time calls Get and Clear on one log. In
+/// <see cref="DirtyLogMode.WriteProtect"/> mode the pages are write-protected instead
+/// (DirtyLog.WriteProtect.cs) and any number of vCPU threads call HandleWriteFault meanwhile.
 /// </summary>
-public sealed class DirtyLog
+public sealed partial class DirtyLog
 {
     private const int HugeShift = 21;
     private readonly AddressSpace _space;
     private readonly WalkOptions _options;
     private readonly DirtyLogGranularity _granularity;
-    private readonly List<Slot> _slots = [];
+    private readonly DirtyLogMode _mode;
+    // Copied on write so HandleWriteFault (any vCPU thread) reads a consistent list without a lock.
+    private volatile Slot[] _slots = [];
 
     /// <param name="options">How the harvests walk: <see cref="WalkOptions.SharedTables"/> beside running vCPUs; no page budget.</param>
-    public DirtyLog(AddressSpace space, in WalkOptions options = default, DirtyLogGranularity granularity = DirtyLogGranularity.Leaf)
+    public DirtyLog(AddressSpace space, in WalkOptions options = default, DirtyLogGranularity granularity = DirtyLogGranularity.Leaf,
+        DirtyLogMode mode = DirtyLogMode.DirtyBit)
     {
         ArgumentNullException.ThrowIfNull(space);
         options.Validate();
@@ -49,16 +67,25 @@ public sealed class DirtyLog
             throw new ArgumentException("a dirty log harvests whole slots: leave WalkOptions.BudgetPages at 0", nameof(options));
         if (!Enum.IsDefined(granularity))
             throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Leaf or Page4K");
+        if (!Enum.IsDefined(mode))
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "DirtyBit or WriteProtect");
         _space = space;
         _options = options;
         _granularity = granularity;
+        _mode = mode;
     }
+
+    /// <summary>How this log learns of writes.</summary>
+    public DirtyLogMode Mode => _mode;
 
     /// <summary>
     /// Starts logging [start, start + size) as slot <paramref name="id"/> (page-aligned, in the
     /// space's canonical lower or upper half, overlapping no other slot). Every page starts clean.
     /// With <see cref="DirtyLogGranularity.Page4K"/> the slot's huge leaves are split here (not
     /// atomically: no vCPU may run on the tables meanwhile) and <paramref name="flush"/> gets them.
+    /// In <see cref="DirtyLogMode.WriteProtect"/> mode every writable page of the slot is
+    /// write-protected here (a huge leaf crossing the slot's edge is split: the log must not
+    /// protect pages outside its slots); pages mapped into the slot later must be mapped read-only.
     /// </summary>
     public void AddSlot(int id, ulong start, ulong size, FlushPlan flush)
     {
@@ -76,11 +103,35 @@ public sealed class DirtyLog
         }
         if (_granularity == DirtyLogGranularity.Page4K)
             SplitHuge(start, start + size, flush);
-        _slots.Add(new Slot(id, start, size >> 12));
+        if (_mode == DirtyLogMode.WriteProtect)
+            ProtectAll(start, start + size, flush);
+        _slots = [.. _slots, new Slot(id, start, size >> 12)];
     }
 
-    /// <summary>Stops logging slot <paramref name="id"/> and forgets its pending pages.</summary>
-    public void RemoveSlot(int id) => _slots.Remove(Find(id));
+    /// <summary>
+    /// Stops logging slot <paramref name="id"/> and forgets its pending pages. A write-protect log
+    /// needs <see cref="RemoveSlot(int, FlushPlan)"/>, which gives the slot's pages write access back.
+    /// </summary>
+    public void RemoveSlot(int id)
+    {
+        var s = Find(id);
+        if (_mode == DirtyLogMode.WriteProtect)
+            throw new InvalidOperationException($"slot {id} is write-protected by the log: call RemoveSlot(id, flush) so its pages get write access back");
+        _slots = [.. _slots.Where(x => x != s)];
+    }
+
+    /// <summary>
+    /// Stops logging slot <paramref name="id"/> and forgets its pending pages; in
+    /// <see cref="DirtyLogMode.WriteProtect"/> mode the pages the log protected get write access back.
+    /// </summary>
+    public void RemoveSlot(int id, FlushPlan flush)
+    {
+        var s = Find(id);
+        ArgumentNullException.ThrowIfNull(flush);
+        _slots = [.. _slots.Where(x => x != s)];
+        if (_mode == DirtyLogMode.WriteProtect)
+            PageTableOps.WriteProtect(_space, s.Start, s.End, protect: false, flush, _options);
+    }
 
     /// <summary>The pages of slot <paramref name="id"/> (bits its bitmaps need; words = (pages + 63) / 64).</summary>
     public ulong Pages(int id) => Find(id).Pages;
@@ -100,6 +151,8 @@ public sealed class DirtyLog
         ArgumentNullException.ThrowIfNull(flush);
         if ((ulong)bitmap.Length < s.Words)
             throw new ArgumentException($"slot {id} has {s.Pages} pages: the bitmap needs {s.Words} words, not {bitmap.Length}", nameof(bitmap));
+        if (_mode == DirtyLogMode.WriteProtect)
+            return GetMarked(s, bitmap);
         var r = PageTableOps.Harvest(_space, s.Start, s.End, s.Pending, HarvestBit.Dirty, flush, _options, HarvestFlags.Accumulate | SplitFlag);
         var pending = s.Pending.AsSpan();
         for (int w = 0; w < pending.Length; w++)
@@ -132,6 +185,8 @@ public sealed class DirtyLog
         if (mask.Length > 0 && firstWord + (ulong)mask.Length == s.Words && (s.Pages & 63) != 0 && (mask[^1] >> (int)(s.Pages & 63)) != 0)
             throw new ArgumentOutOfRangeException(nameof(mask), $"slot {id} has {s.Pages} pages: the last mask word names pages past its end (bits from {s.Pages & 63} must be clear)");
 
+        if (_mode == DirtyLogMode.WriteProtect)
+            return ClearProtect(s, firstWord, mask, flush);
         long left = 0;
         ulong runStart = 0, runEnd = 0;
         for (int i = 0; i < mask.Length; i++)
@@ -236,5 +291,7 @@ public sealed class DirtyLog
         public ulong[] Pending { get; } = new ulong[(pages + 63) / 64];
         /// <summary>Where Clear's harvests land before they are merged.</summary>
         public ulong[] Scratch { get; } = new ulong[(pages + 63) / 64];
+        /// <summary>Write-protect mode: pages HandleWriteFault logged since the last Get (atomic words).</summary>
+        public ulong[] Marked { get; } = new ulong[(pages + 63) / 64];
     }
 }

@@ -55,14 +55,14 @@ public sealed unsafe partial class AddressSpace : IDisposable
     public static int Index(ulong va, int level) => (int)(va >> Shift(level)) & 511;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong* Table(ulong physical) => _tables.Table(physical);
+    public ulong* Table(ulong physical) => _direct ? (ulong*)physical : _tables.Table(physical);
 
     /// <summary>The table at a physical address read from an entry, or null where the source has no memory (a hostile link).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong* TryTable(ulong physical) =>
         _direct ? (ulong*)physical : _guest != null ? _guest.TryPage(physical) : _tables.TryTable(physical);
 
-    public ulong* RootTable => _tables.Table(Root);
+    public ulong* RootTable => Table(Root);
 
     /// <summary>True when va is canonical: bits above VirtualBits-1 copy that bit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -193,7 +193,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             {
                 ulong pa = *link & Pte.PfnMask;
                 *link = 0;
-                _tables.Free(pa);
+                _tables.FreeZeroed(pa);
                 freed++;
             }
             else
@@ -230,7 +230,7 @@ public sealed unsafe partial class AddressSpace : IDisposable
             if (!_tables.TryAllocate(out fresh[i]))
             {
                 for (int j = 0; j < i; j++)
-                    _tables.Free(fresh[j]);
+                    _tables.FreeZeroed(fresh[j]); // never linked: still zero
                 throw new TableAllocationException($"out of page tables while mapping 0x{va:X} ({missing} tables needed, {i} available); nothing was changed");
             }
         }

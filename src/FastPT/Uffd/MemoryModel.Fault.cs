@@ -79,7 +79,10 @@ public sealed unsafe partial class MemoryModel
             Store(pmdSlot, LinuxPte.MkWrite(LinuxPte.MkDirty(pmd | Pte.Accessed)), va, HugeSize, flush); // exclusive anon THP: reuse
             return FaultResult.Retry;
         }
-        ulong* slot = Space.EnsurePath(va, 1, PgProt.Table);
+        // The pmd links a PTE table already (the usual case): no second walk from the root.
+        ulong* slot = (pmd & Pte.Present) != 0
+            ? Space.Table(pmd & Pte.PfnMask) + AddressSpace.Index(va, 1)
+            : Space.EnsurePath(va, 1, PgProt.Table);
         ulong pte = *slot;
         switch (LinuxPte.Classify(pte))
         {

@@ -144,7 +144,7 @@ internal static unsafe class RangeWalker
             if (level == 2 && covered && op.FreeEmptyCoveredTables && !new ReadOnlySpan<ulong>(child, 512).ContainsAnyExcept(0UL))
             {
                 Volatile.Write(ref *slot, 0UL);
-                _tables.Free(e & Pte.PfnMask);
+                _tables.FreeZeroed(e & Pte.PfnMask);
                 Freed++;
                 _flush?.Add(va, next); // a paging-structure cache may hold the old link
             }

@@ -48,6 +48,28 @@ public unsafe class NativeTableSourceTests
     }
 
     [Fact]
+    public void TablesFreedEmptyAreReusedAndEveryTableComesBackZero()
+    {
+        using var src = new NativeTableSource();
+        Assert.True(src.TryAllocate(out ulong empty));
+        Assert.True(src.TryAllocate(out ulong dirty));
+        src.Table(dirty)[100] = 0x55;
+        long reserved = src.TablesReserved;
+        src.FreeZeroed(empty); // seen all zero by the caller
+        src.Free(dirty);
+        Assert.Equal(0, src.TablesInUse);
+        var again = new HashSet<ulong>();
+        for (int i = 0; i < 2; i++)
+        {
+            Assert.True(src.TryAllocate(out ulong t));
+            Assert.False(new ReadOnlySpan<ulong>(src.Table(t), 512).ContainsAnyExcept(0UL));
+            again.Add(t);
+        }
+        Assert.Equal(new HashSet<ulong> { empty, dirty }, again); // both reused, no new chunk
+        Assert.Equal(reserved, src.TablesReserved);
+    }
+
+    [Fact]
     public void FreedTablesAreReusedAndComeBackZeroed()
     {
         using var src = new NativeTableSource();

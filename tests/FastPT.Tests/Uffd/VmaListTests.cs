@@ -21,12 +21,12 @@ public class VmaListTests
         for (int step = 0; step < 3000; step++)
         {
             int op = rng.Next(10);
-            if (op < 5 || reference.Count == 0)
+            if (op < 6 || reference.Count == 0) // the list grows to ~900: far and near gap moves both
             {
                 // Insert a one-unit VMA into a free unit between neighbours (units of 16, ends distinct).
                 int i = rng.Next(reference.Count + 1);
                 ulong lo = i == 0 ? 0 : reference[i - 1].End;
-                ulong hi = i == reference.Count ? lo + 1_000_000 : reference[i].Start;
+                ulong hi = i == reference.Count ? lo + 1_000_000_000 : reference[i].Start;
                 if (hi - lo < 2)
                     continue;
                 ulong start = lo + (ulong)rng.NextInt64(0, (long)(hi - lo - 1));
@@ -37,7 +37,7 @@ public class VmaListTests
             else if (op < 8)
             {
                 int i = rng.Next(reference.Count);
-                int n = rng.Next(1, Math.Min(4, reference.Count - i) + 1);
+                int n = rng.Next(1, Math.Min(2, reference.Count - i) + 1);
                 list.RemoveRange(i, n);
                 reference.RemoveRange(i, n);
             }

@@ -1,0 +1,174 @@
+using FastPT.Entries;
+using FastPT.Kernels;
+using FastPT.Memory;
+using FastPT.Operations;
+using FastPT.Paging;
+using FastPT.Walk;
+using Xunit;
+using static FastPT.Tests.Operations.DirtyLogTests;
+
+namespace FastPT.Tests.Operations;
+
+/// <summary>
+/// The write-protect-based log (KVM without PML or D bits): AddSlot and Clear take write access
+/// away from exactly the pages that leave the log (a huge leaf whole unless Page4K), the
+/// write-fault handler logs the page and gives write access back so the retried write goes
+/// through, faults that are not the log's are left alone. The random model and the concurrent
+/// writers (faulting into the handler beside Get and Clear) are in <see cref="DirtyLogTests"/>.
+/// </summary>
+public sealed unsafe class DirtyLogWriteProtectTests
+{
+    private const ulong TwoMiB = 1UL << 21;
+    private const ulong Base = 0x40_0000_0000;
+    private static readonly CpuMode Cpu = new(User: true);
+
+    private static bool Writable(AddressSpace space, ulong va) => (*space.FindLeaf(va, out _) & Pte.Writable) != 0;
+
+    private static DirtyLogFault FaultOn(AddressSpace space, DirtyLog log, ulong va, FlushPlan flush)
+    {
+        var t = space.Translate(va, AccessType.Write, Cpu);
+        Assert.False(t.Success, $"0x{va:X} is writable: the log did not protect it");
+        return log.HandleWriteFault(va, flush);
+    }
+
+    [Fact]
+    public void AddSlot_protects_the_slot_a_write_faults_into_the_handler_and_Clear_protects_again()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true }, mode: DirtyLogMode.WriteProtect);
+        Assert.Equal(DirtyLogMode.WriteProtect, log.Mode);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        Assert.Equal([new FlushRange(Base, Base + 8 * TwoMiB)], flush.Ranges.ToArray());
+        for (ulong va = Base; va < Base + 8 * TwoMiB; va += 4096)
+            Assert.False(Writable(space, va), $"0x{va:X} still writable after AddSlot");
+        space.FindLeaf(Base + 3 * TwoMiB, out int level);
+        Assert.Equal(2, level);   // Leaf granularity: protected whole, not split
+        Assert.Empty(Get(log, 0, flush));
+
+        flush.Clear();
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 5 * 4096, flush));
+        Assert.Equal([new FlushRange(Base + 5 * 4096, Base + 6 * 4096)], flush.Ranges.ToArray());
+        Assert.True(space.Translate(Base + 5 * 4096, AccessType.Write, Cpu).Success);
+        Assert.False(Writable(space, Base + 6 * 4096));   // its neighbour stays protected
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 3 * TwoMiB + 0x1234, flush));
+        Assert.True(Writable(space, Base + 4 * TwoMiB - 4096));   // the whole 2 MiB leaf
+        // A second vCPU faulting on a page another already gave back: resolved, nothing changes.
+        Assert.Equal(DirtyLogFault.Resolved, log.HandleWriteFault(Base + 5 * 4096, flush));
+
+        var got = Get(log, 0, flush);
+        Assert.Equal(513, got.Count);
+        Assert.Contains(5UL, got);
+        Assert.Contains(3 * 512UL + 511, got);
+        Assert.Equal(got, Get(log, 0, flush));   // not cleared: reported again
+
+        var bitmap = new ulong[log.Pages(0) / 64];
+        foreach (ulong p in got)
+            bitmap[p >> 6] |= 1UL << (int)(p & 63);
+        bitmap[1] |= 1;   // page 64: named, never written
+        flush.Clear();
+        Assert.Equal(513, log.Clear(0, 0, bitmap, flush));
+        Assert.Equal([new FlushRange(Base + 5 * 4096, Base + 6 * 4096), new FlushRange(Base + 3 * TwoMiB, Base + 4 * TwoMiB)], flush.Ranges.ToArray());
+        Assert.False(Writable(space, Base + 5 * 4096));
+        Assert.False(Writable(space, Base + 3 * TwoMiB + 7 * 4096));
+        Assert.Empty(Get(log, 0, flush));
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 5 * 4096, flush));
+        Assert.Equal([5UL], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Faults_that_are_not_the_logs_are_left_alone()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        ulong readOnly = Base + 9 * 4096, outside = Base + 9 * TwoMiB;
+        space.Map(readOnly, 0x1_0000_0000 + 9 * 4096, PageSize.Size4K, PgProt.Shared & ~Pte.Writable);
+        space.Map(outside, 0x1_0000_0000, PageSize.Size4K, PgProt.Shared & ~Pte.Writable);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        PageTableOps.Zap(space, Base + 10 * 4096, Base + 11 * 4096, ZapParams.Unmap, flush);
+        ulong before = *space.FindLeaf(readOnly, out _);
+        flush.Clear();
+
+        Assert.Equal(DirtyLogFault.NotLogProtected, FaultOn(space, log, readOnly, flush));   // mapped read-only
+        Assert.Equal(DirtyLogFault.NotLogProtected, log.HandleWriteFault(Base + 10 * 4096, flush)); // not present
+        Assert.Equal(DirtyLogFault.OutsideSlots, FaultOn(space, log, outside, flush));
+        Assert.Equal(before, *space.FindLeaf(readOnly, out _));
+        Assert.Equal(0, flush.Count);
+        Assert.Empty(Get(log, 0, flush));
+
+        Assert.Throws<ArgumentNullException>(() => log.HandleWriteFault(Base, null!));
+        Assert.Contains("RemoveSlot(id, flush)", Assert.Throws<InvalidOperationException>(() => log.RemoveSlot(0)).Message);
+        Assert.Contains("DirtyBit log", Assert.Throws<InvalidOperationException>(() => new DirtyLog(space).HandleWriteFault(Base, flush)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DirtyLog(space, mode: (DirtyLogMode)7));
+
+        // Removing the slot gives write access back, except to the page mapped read-only.
+        log.RemoveSlot(0, flush);
+        Assert.True(Writable(space, Base));
+        Assert.True(Writable(space, Base + 5 * TwoMiB));
+        Assert.False(Writable(space, readOnly));
+        Assert.Equal(DirtyLogFault.OutsideSlots, log.HandleWriteFault(Base, flush));
+    }
+
+    [Fact]
+    public void A_huge_leaf_crossing_the_slots_edge_is_split_so_nothing_outside_the_slot_is_protected()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 3 * TwoMiB + 100 * 4096, TwoMiB, flush);   // inside two 2 MiB leaves
+        space.FindLeaf(Base + 3 * TwoMiB, out int level);
+        Assert.Equal(1, level);
+        Assert.True(Writable(space, Base + 3 * TwoMiB + 99 * 4096));
+        Assert.False(Writable(space, Base + 3 * TwoMiB + 100 * 4096));
+        Assert.False(Writable(space, Base + 4 * TwoMiB + 99 * 4096));
+        Assert.True(Writable(space, Base + 4 * TwoMiB + 100 * 4096));
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 4 * TwoMiB, flush));
+        Assert.Equal([412UL], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Page4K_splits_at_AddSlot_and_a_write_inside_a_former_huge_leaf_logs_one_page()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 5 * TwoMiB + 3 * 4096, flush));
+        Assert.False(Writable(space, Base + 5 * TwoMiB + 4 * 4096));
+        Assert.Equal([5 * 512UL + 3], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Warm_fault_Get_and_Clear_allocate_nothing()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, new WalkOptions { SharedTables = true }, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 37 * 4096, 3000 * 4096, flush);
+        var bitmap = new ulong[47];
+        void Round()
+        {
+            for (ulong p = 0; p < 3000; p += 7)
+                Write(space, Base + (37 + p) * 4096, log, flush);
+            flush.Clear();
+            log.Get(0, bitmap, flush);
+            log.Clear(0, 0, bitmap, flush);
+        }
+        Round();
+        Round();
+        flush.Clear();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (ulong p = 0; p < 3000; p += 7)
+            log.HandleWriteFault(Base + (37 + p) * 4096, flush);
+        flush.Clear();
+        log.Get(0, bitmap, flush);
+        log.Clear(0, 0, bitmap, flush);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
