@@ -79,8 +79,12 @@ public sealed unsafe class ModelRange : IDisposable
         var r = _model.Scan(Base, End, WrittenAndProtect, _regions, _flush);
         if (!r.Complete)
             throw new InvalidOperationException($"the scan stopped at 0x{r.WalkEnd:X} ({r.Status}); the region buffer should hold every run");
+        LastRegionCount = r.RegionCount;
         return r.PagesFound;
     }
+
+    /// <summary>Regions the last <see cref="ScanWrittenAndProtect"/> wrote (one per run of written pages).</summary>
+    public int LastRegionCount { get; private set; }
 
     /// <summary>One SIMD load and store of every PTE table of the range, in order: the hardware limit for a protect.</summary>
     public void BarePass()

@@ -2,6 +2,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FastPT.Entries;
 using Narrower = FastPT.Kernels.ScanScalar;
 using Vec = System.Runtime.Intrinsics.Vector128;
@@ -38,17 +39,110 @@ internal static unsafe class ScanVector128
             return Narrower.Apply<TMode>(entries, count, p, categories, kept, flush, ref memo);
         long found = 0;
         int i = 0;
+        // Exclusive tables without soft-dirty take populated tables a word at a time; the
+        // vector loops below then only see the word that stopped it, or the run's tail.
+        bool words = !TMode.Shared && !p.TrackSoftDirty;
         while (i < count)
         {
-            if (!TMode.Shared && memo.Valid)
+            if (words && (i & 63) == 0)
             {
-                i = MemoRun(entries, i, count - n, categories, kept, flush, memo, ref found);
+                i = PopulatedWords(entries, i, count, p, categories, kept, flush, ref found);
                 if (i == count)
                     break;
             }
-            i = General<TMode>(entries, i, count, p, categories, kept, flush, ref memo, ref found);
+            int end = words ? Math.Min(count, (i & ~63) + 64) : count;
+            if (!TMode.Shared && memo.Valid)
+            {
+                i = MemoRun(entries, i, end - n, categories, kept, flush, memo, ref found);
+                if (i == end)
+                    continue;
+            }
+            i = General<TMode>(entries, i, end, p, categories, kept, flush, ref memo, ref found);
         }
         return found;
+    }
+
+    /// <summary>
+    /// Whole 64-entry words from <paramref name="i"/> (a multiple of 64) while every entry is
+    /// present (P=1) and not special, as in the tables faults populate. Such an entry is
+    /// written (bit 10 clear) or not, and that alone decides its categories, its keep and its
+    /// change, so a vector is one compare: the word's kept and flush bits gather in registers
+    /// and, under WP_MATCHING, the written lanes are protected with one store per vector. A
+    /// word is first tested for "every entry present, not special, protected" with one
+    /// AND-XOR per vector, four vectors a step (an idle rescan stops there and stores
+    /// nothing); otherwise the pass over its vectors (from L1 by then) stops before a vector
+    /// holding any other entry. Returns where it stopped: the vector loops take over there.
+    /// Exclusive tables, soft-dirty untracked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int PopulatedWords(ulong* entries, int i, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush,
+        ref long foundTotal)
+    {
+        int n = VecU.Count;
+        VecU zero = VecU.Zero;
+        VecU presentSpecial = Vec.Create(Pte.Present | Pte.Special), present = Vec.Create(Pte.Present);
+        VecU idleKey = Vec.Create(Pte.Present | Pte.Special | Pte.UffdWp), idle = Vec.Create(Pte.Present | Pte.UffdWp);
+        VecU uffdWp = Vec.Create(Pte.UffdWp), writable = Vec.Create(Pte.Writable), dirty = Vec.Create(Pte.Dirty);
+        VecU writableOrDirty = Vec.Create(Pte.Writable | Pte.Dirty);
+        var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
+        var catsWritten = catsClean | PageCategories.Written;
+        ulong keepWritten = p.Keeps(catsWritten) ? ulong.MaxValue : 0, keepClean = p.Keeps(catsClean) ? ulong.MaxValue >> (64 - n) : 0;
+        bool protect = p.WriteProtect && keepWritten != 0;
+        bool storeCategories = !p.SkipCategories;
+        bool idleWordsDone = !(storeCategories && keepClean != 0); // an all-protected word needs nothing but its kept bits
+        VecU reportWritten = Vec.Create((ulong)(catsWritten & p.Return)), reportClean = Vec.Create((ulong)(catsClean & p.Return));
+        long found = 0; // in a register: a ref's add would chain every word through memory
+        while (i <= count - 64)
+        {
+            ulong* at = entries + i;
+            if (idleWordsDone)
+            {
+                VecU miss = zero;
+                for (int v = 0; v < 64; v += 4 * n)
+                {
+                    miss |= ((Vec.Load(at + v) & idleKey) ^ idle) | ((Vec.Load(at + v + n) & idleKey) ^ idle)
+                        | ((Vec.Load(at + v + 2 * n) & idleKey) ^ idle) | ((Vec.Load(at + v + 3 * n) & idleKey) ^ idle);
+                }
+                if (miss == zero)
+                {
+                    kept[i >> 6] |= keepClean != 0 ? ulong.MaxValue : 0;
+                    found += keepClean != 0 ? 64 : 0;
+                    i += 64;
+                    continue;
+                }
+            }
+            ulong keptWord = 0, flushWord = 0;
+            int v0 = 0;
+            for (; v0 < 64; v0 += n)
+            {
+                VecU old = Vec.Load(at + v0);
+                if (((old & presentSpecial) ^ present) != zero)
+                    break;
+                VecU w = Vec.Equals(old & uffdWp, zero);
+                ulong wBits = Vec.ExtractMostSignificantBits(w);
+                if (storeCategories)
+                    KernelBits.StoreLowWords(Vec.ConditionalSelect(w, reportWritten, reportClean), categories + i + v0);
+                if (protect)
+                {
+                    // pte_mkuffd_wp on the written lanes; only RW and D, where set, owe a flush.
+                    // Stored unconditionally: which vectors hold a written page is as random as the pages.
+                    VecU m = Vec.AndNot(old | uffdWp, writable);
+                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
+                    Vec.Store(Vec.ConditionalSelect(w, m, old), at + v0);
+                    ulong flushLanes = wBits & Vec.ExtractMostSignificantBits(~Vec.Equals(old & writableOrDirty, zero));
+                    flushWord |= flushLanes << v0;
+                }
+                keptWord |= ((wBits & keepWritten) | (~wBits & keepClean)) << v0;
+            }
+            kept[i >> 6] |= keptWord;
+            flush[i >> 6] |= flushWord;
+            found += BitOperations.PopCount(keptWord);
+            i += v0;
+            if (v0 < 64)
+                break;
+        }
+        foundTotal += found;
+        return i;
     }
 
     /// <summary>

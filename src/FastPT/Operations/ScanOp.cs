@@ -110,7 +110,9 @@ internal unsafe struct ScanOp : ILeafOp
             Coarsen(flush);
             return true;
         }
-        int stop = _uniform ? UniformRegions(kept, count, va) : Regions(categories, kept, count, va);
+        int stop = !_uniform ? Regions(categories, kept, count, va)
+            : inline ? RunsOfKept(kept, count, va)
+            : UniformRegions(kept, count, va);
         if (!inline && _p.WriteProtect && stop > 0)
         {
             ushort* scratch = stackalloc ushort[512];
@@ -209,6 +211,18 @@ internal unsafe struct ScanOp : ILeafOp
                 k = len == 64 ? 0 : k & ~(((1UL << len) - 1) << s);
             }
         }
+        *_out = output;
+        return count;
+    }
+
+    /// <summary><c>UniformRegions</c> when the run can neither fill the buffer nor reach the page limit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private readonly int RunsOfKept(Span<ulong> kept, int count, ulong va)
+    {
+        var output = *_out; // a local: its fields stay in registers across the outputs
+        int words = (count + 63) >> 6;
+        for (int w = 0; w < words; w++)
+            output.OutputRuns(kept[w], va + ((ulong)w << 18), _uniformReport);
         *_out = output;
         return count;
     }

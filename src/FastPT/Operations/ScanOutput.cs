@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using FastPT.Kernels;
 
@@ -91,6 +92,41 @@ internal unsafe struct ScanOutput
             WalkEnd = end;
         }
         return !full;
+    }
+
+    /// <summary>
+    /// <see cref="Output"/> for each run of set bits in <paramref name="bits"/> (bit i: the
+    /// page at <paramref name="va"/> + i pages), all of <paramref name="categories"/>, when
+    /// <see cref="CannotStopWithin"/> held for the pages these bits cover: neither the buffer
+    /// nor the page limit can run out. Only the word's first run can merge with the open region
+    /// (the others start after a clear bit), so the loop over the rest closes and opens a region
+    /// per run without a test; its only unpredictable branch is its exit. Runs are walked as
+    /// their first and last bits (two masks cleared with blsr), so a run's work is one
+    /// instruction on the loop's dependency chain.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void OutputRuns(ulong bits, ulong va, PageCategories categories)
+    {
+        if (bits == 0)
+            return;
+        Found += BitOperations.PopCount(bits);
+        ulong starts = bits & ~(bits << 1), lasts = bits & ~(bits >> 1);
+        Push(categories, va + ((ulong)BitOperations.TrailingZeroCount(starts) << 12), va + ((ulong)(BitOperations.TrailingZeroCount(lasts) + 1) << 12));
+        starts &= starts - 1;
+        lasts &= lasts - 1;
+        PageRegion* slot = _regions + _closed;
+        ulong start = _curStart, end = _curEnd;
+        while (starts != 0)
+        {
+            *slot++ = new PageRegion(start, end, categories);
+            start = va + ((ulong)BitOperations.TrailingZeroCount(starts) << 12);
+            end = va + ((ulong)(BitOperations.TrailingZeroCount(lasts) + 1) << 12);
+            starts &= starts - 1;
+            lasts &= lasts - 1;
+        }
+        _closed = (int)(slot - _regions);
+        _curStart = start;
+        _curEnd = end;
     }
 
     /// <summary>pagemap_scan_push_range: merge into the open region or close it and open the next.</summary>

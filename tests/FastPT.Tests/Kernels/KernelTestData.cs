@@ -82,7 +82,7 @@ internal static class KernelTestData
     /// <summary>A run where every entry has the same kind (or at least P=1), so the all-present / all-none / memo fast paths run.</summary>
     public static void Fill(Random r, Span<ulong> span)
     {
-        int mode = r.Next(7);
+        int mode = r.Next(8);
         ulong one = Entry(r);
         for (int i = 0; i < span.Length; i++)
         {
@@ -94,6 +94,9 @@ internal static class KernelTestData
                 3 => (ulong)r.NextInt64() | ((ulong)r.Next(2) << 63) | Pte.Present, // every lane P=1, bits mixed per lane
                 4 => (one & ~(Pte.PfnMask | Pte.UffdWp | Pte.Writable | Pte.Dirty | Pte.Special)) | ((ulong)i << 12) | Pte.Present
                     | (r.Next(10) == 0 ? Pte.Writable | Pte.Dirty : Pte.UffdWp), // a written/protected mix of one mapping
+                5 => r.Next(150) == 0 ? Entry(r) // populated words, now and then one of any other kind
+                    : (one & ~(Pte.PfnMask | Pte.UffdWp | Pte.Writable | Pte.Dirty | Pte.Special)) | ((ulong)i << 12) | Pte.Present
+                    | (r.Next(3) == 0 ? Pte.Writable | (r.Next(2) == 0 ? Pte.Dirty : 0) : Pte.UffdWp),
 
                 _ => Entry(r),
             };

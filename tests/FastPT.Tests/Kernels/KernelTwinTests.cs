@@ -90,6 +90,7 @@ public unsafe class KernelTwinTests
         yield return plain with { EmptyIsWritten = true, WriteProtect = true, VmaCategories = PageCategories.WpAllowed };
         yield return plain with { NormalPageCategories = PageCategories.File, TrackSoftDirty = true, ZeroPfn = KernelTestData.ZeroPfn, WriteProtect = true };
         yield return plain with { Mask = PageCategories.Written, Return = PageCategories.Written, WriteProtect = true, EmptyIsWritten = true };
+        yield return plain with { Mask = PageCategories.Written, Return = PageCategories.Written, WriteProtect = true, SkipCategories = true, VmaCategories = PageCategories.WpAllowed };
         yield return plain with { Mask = PageCategories.Written, Inverted = PageCategories.Written, ZeroPfn = KernelTestData.ZeroPfn };
         yield return plain with { AnyOf = PageCategories.Swapped | PageCategories.PfnZero, Return = PageCategories.Swapped | PageCategories.Guard, ZeroPfn = KernelTestData.ZeroPfn, WriteProtect = true };
         yield return plain with { Mask = PageCategories.Present, AnyOf = PageCategories.Written | PageCategories.SoftDirty, TrackSoftDirty = true, WriteProtect = true, VmaCategories = PageCategories.WpAllowed };

@@ -39,29 +39,51 @@ public unsafe class ScanPropertyTests
         }
     }
 
-    private static void Check(int seed, KernelIsa isa)
+    /// <summary>
+    /// The scan users run most (mask=written, return=written, WP_MATCHING) on tables as faults
+    /// populate them, written pages scattered or in runs that cross 64-entry words and tables:
+    /// the populated-word kernel path and the branch-free region output.
+    /// </summary>
+    [Fact]
+    public void TheWrittenScanOfPopulatedTablesMatchesTheReference()
+    {
+        int rounds = (int)PropertyRuns.Iter(24);
+        foreach (var isa in KernelTestData.Isas)
+        {
+            for (int k = 0; k < rounds; k++)
+                Check(KernelTestData.Seed * 1000 + 500 + k, isa, populated: true);
+        }
+    }
+
+    private static void Check(int seed, KernelIsa isa, bool populated = false)
     {
         var r = new Random(seed);
         using var fastTables = new NativeTableSource();
         using var refTables = new NativeTableSource();
         using var fast = new AddressSpace(fastTables);
         using var reference = new AddressSpace(refTables);
-        var recipe = Recipe(r);
+        var recipe = populated ? PopulatedRecipe(r) : Recipe(r);
         Build(fast, recipe);
         Build(reference, recipe);
 
         ulong start = Base + ((ulong)r.NextInt64(0, (long)(Window >> 12) - 1) << 12);
         long maxPages = r.Next(20) switch { < 10 => 2048, < 17 => 16384, _ => (long)((Base + Window - start) >> 12) };
         ulong end = Math.Min(Base + Window, start + ((ulong)r.NextInt64(1, maxPages + 1) << 12));
-        var request = new PagemapScanRequest(
-            Mask: RandomCats(r, 3), AnyOf: RandomCats(r, 5), Inverted: RandomCats(r, 6), Return: r.Next(3) == 0 ? RandomCats(r, 1) : PageCategories.All,
-            MaxPages: r.Next(4) == 0 ? r.Next(1, 3000) : 0, WriteProtectMatching: r.Next(2) == 0);
-        var context = new ScanContext(
-            VmaCategories: r.Next(2) == 0 ? PageCategories.WpAllowed : 0,
-            NormalPageCategories: r.Next(3) == 0 ? PageCategories.File : 0,
-            EmptyIsWritten: r.Next(2) == 0, HoleIsWritten: r.Next(2) == 0, TrackSoftDirty: r.Next(3) == 0,
-            ZeroPfn: KernelTestData.ZeroPfn, HugeZeroPfn: HugeZeroPfn);
-        int capacity = r.Next(4) switch { 0 => 0, 1 => 1 + r.Next(4), 2 => 1 + r.Next(100), _ => 20000 };
+        var request = populated
+            ? new PagemapScanRequest(Mask: PageCategories.Written, Return: PageCategories.Written, MaxPages: r.Next(4) == 0 ? r.Next(1, 3000) : 0, WriteProtectMatching: r.Next(4) != 0)
+            : new PagemapScanRequest(
+                Mask: RandomCats(r, 3), AnyOf: RandomCats(r, 5), Inverted: RandomCats(r, 6), Return: r.Next(3) == 0 ? RandomCats(r, 1) : PageCategories.All,
+                MaxPages: r.Next(4) == 0 ? r.Next(1, 3000) : 0, WriteProtectMatching: r.Next(2) == 0);
+        var context = populated
+            ? new ScanContext(PageCategories.WpAllowed, EmptyIsWritten: true, HoleIsWritten: r.Next(2) == 0, ZeroPfn: KernelTestData.ZeroPfn, HugeZeroPfn: HugeZeroPfn)
+            : new ScanContext(
+                VmaCategories: r.Next(2) == 0 ? PageCategories.WpAllowed : 0,
+                NormalPageCategories: r.Next(3) == 0 ? PageCategories.File : 0,
+                EmptyIsWritten: r.Next(2) == 0, HoleIsWritten: r.Next(2) == 0, TrackSoftDirty: r.Next(3) == 0,
+                ZeroPfn: KernelTestData.ZeroPfn, HugeZeroPfn: HugeZeroPfn);
+        int capacity = populated
+            ? r.Next(4) switch { 0 => 1 + r.Next(4), 1 => 1 + r.Next(300), _ => 20000 }
+            : r.Next(4) switch { 0 => 0, 1 => 1 + r.Next(4), 2 => 1 + r.Next(100), _ => 20000 };
 
         var regions = new PageRegion[capacity];
         var flush = new FlushPlan();
@@ -111,7 +133,7 @@ public unsafe class ScanPropertyTests
     private static PageCategories RandomCats(Random r, int oneIn) =>
         r.Next(oneIn) != 0 ? 0 : (PageCategories)(1UL << r.Next(9)) | (r.Next(3) == 0 ? (PageCategories)(1UL << r.Next(9)) : 0);
 
-    /// <summary>What each 2 MiB extent of the window holds: a hole, a 2 MiB leaf, a PTE table, or (per GiB) a 1 GiB leaf.</summary>
+    /// <summary>What each 2 MiB extent of the window holds: a hole, a 2 MiB leaf, a PTE table (1: any entries, 4: populated), or (per GiB) a 1 GiB leaf.</summary>
     private sealed record Extent(int Kind, ulong Leaf, int FillSeed);
 
     private static Dictionary<ulong, Extent> Recipe(Random r)
@@ -135,6 +157,38 @@ public unsafe class ScanPropertyTests
             }
         }
         return recipe;
+    }
+
+    /// <summary>Mostly populated PTE tables (kind 4), some holes, now and then a table of any entries or a huge leaf.</summary>
+    private static Dictionary<ulong, Extent> PopulatedRecipe(Random r)
+    {
+        var recipe = new Dictionary<ulong, Extent>();
+        for (ulong va = Base; va < Base + Window; va += 1UL << 21)
+        {
+            int kind = r.Next(40) switch { 0 => 1, 1 => 2, < 6 => 0, _ => 4 };
+            if (kind != 0)
+                recipe[va] = new Extent(kind, kind == 2 ? HugeLeaf(r, 2, va) : 0, r.Next());
+        }
+        return recipe;
+    }
+
+    /// <summary>
+    /// A table as faults leave it: every entry present, written (RW, D, bit 10 clear) or
+    /// protected; written pages scattered at one density, or in runs of any length; rarely an
+    /// entry of another kind in between.
+    /// </summary>
+    private static void FillPopulated(Random r, Span<ulong> table)
+    {
+        double density = r.Next(5) switch { 0 => 0, 1 => 0.02, 2 => 0.1, 3 => 0.5, _ => 0.95 };
+        bool runs = r.Next(2) == 0;
+        bool odd = r.Next(4) == 0;
+        bool written = r.Next(2) == 0;
+        for (int i = 0; i < table.Length; i++)
+        {
+            written = runs ? written ^ (r.Next(24) == 0) : r.NextDouble() < density;
+            ulong e = (0x2_0000_0000UL + ((ulong)r.Next(1 << 20) << 12)) | Pte.Present | Pte.User | Pte.Accessed | Pte.SoftDirty | Pte.NoExecute;
+            table[i] = odd && r.Next(200) == 0 ? KernelTestData.Entry(r) : written ? e | Pte.Writable | Pte.Dirty : e | Pte.UffdWp;
+        }
     }
 
     private static ulong HugeLeaf(Random r, int level, ulong va)
@@ -164,6 +218,11 @@ public unsafe class ScanPropertyTests
             }
             ulong* table = EnsureSlot(space, va, 1);
             var r = new Random(x.FillSeed);
+            if (x.Kind == 4)
+            {
+                FillPopulated(r, new Span<ulong>(table, 512));
+                continue;
+            }
             KernelTestData.Fill(r, new Span<ulong>(table, 512));
             if (r.Next(4) == 0)
                 new Span<ulong>(table, 512).Clear(); // an empty table: none PTEs, not a hole
