@@ -48,6 +48,31 @@ public unsafe class NativeTableSourceTests
     }
 
     [Fact]
+    public void ContainsTableKnowsEveryChunkAndNothingElse()
+    {
+        using var src = new NativeTableSource();
+        var tables = new List<ulong>();
+        for (int i = 0; i < 300; i++) // several chunks, wherever the allocator put them
+        {
+            Assert.True(src.TryAllocate(out ulong t));
+            tables.Add(t);
+        }
+        src.Free(tables[7]);
+        foreach (ulong t in tables)
+        {
+            Assert.True(src.ContainsTable(t));                 // in use or free: the source's memory
+            Assert.False(src.ContainsTable(t + 8));            // not a table address
+        }
+        ulong lowest = tables.Min(), highest = tables.Max();
+        Assert.False(src.ContainsTable(lowest - 4096 * 1024)); // below every chunk
+        Assert.False(src.ContainsTable(highest + 4096 * 1024)); // above every chunk
+        Assert.True(src.Share().ContainsTable(tables[0]));     // a share answers for its pool
+        Assert.True(src.Reserve(600));
+        Assert.True(src.TablesFree >= 600);
+        Assert.Throws<ArgumentOutOfRangeException>(() => src.Reserve(-1));
+    }
+
+    [Fact]
     public void TablesFreedEmptyAreReusedAndEveryTableComesBackZero()
     {
         using var src = new NativeTableSource();
