@@ -210,9 +210,8 @@ public static class BenchSuite
                 var m = TraceReplay.Measure(ops, o.Kernel ? ["engine", "kernel"] : ["engine"], repetitions: o.Repetitions);
                 var perOp = new object();
                 var cycle = m.Select(x => new Timing([.. x.Seconds.Select(sec => sec * 1e9 / ops.Count)], perOp)).ToArray();
-                bool kernel = o.Kernel;
                 results.Add(new($"replay-{name}", "MemoryModel Map/Unmap/Access/Protect/Zap/uffd verbs (trace replay)", ops.Count, cycle[0], null,
-                    kernel ? cycle[1] : null, null,
+                    o.Kernel ? cycle[1] : null, null,
                     $"per operation of traces/{name}.nettrace ({ops.Count} operations, new address spaces each pass; the operations are timed, not the digest of the final state); kernel = the same operations as mmap/munmap/mprotect/madvise/uffd ioctls and page touches on real memory, relocated into a reservation",
                     "ns/operation"));
             }

@@ -141,12 +141,18 @@ public sealed unsafe class DirtyLogTests
         Assert.Empty(Get(log, 0, flush));
     }
 
+    /// <summary>Slots (first page, pages) that start and end at every kind of place: table and leaf edges, mid-table, inside a 2 MiB leaf.</summary>
+    public static TheoryData<ulong, ulong> SlotPlacements => new()
+    {
+        { 0UL, 8 * TwoMiB >> 12 },
+        { 37UL, 3000UL },          // starts mid-table, ends inside a 2 MiB leaf
+        { 1000UL, 1UL },
+        { 1024 + 300UL, 1500UL },  // starts inside a 2 MiB leaf
+        { 511UL, 1026UL },
+    };
+
     [Theory]
-    [InlineData(0UL, 8 * TwoMiB >> 12)]
-    [InlineData(37UL, 3000UL)]              // starts mid-table, ends inside a 2 MiB leaf
-    [InlineData(1000UL, 1UL)]
-    [InlineData(1024 + 300UL, 1500UL)]      // starts inside a 2 MiB leaf
-    [InlineData(511UL, 1026UL)]
+    [MemberData(nameof(SlotPlacements))]
     public void Write_protect_mode_matches_the_same_contract_from_any_slot_start(ulong firstPage, ulong pages)
     {
         for (int seed = 1; seed <= 10; seed++)
@@ -157,11 +163,7 @@ public sealed unsafe class DirtyLogTests
     }
 
     [Theory]
-    [InlineData(0UL, 8 * TwoMiB >> 12)]
-    [InlineData(37UL, 3000UL)]              // starts mid-table, ends inside a 2 MiB leaf
-    [InlineData(1000UL, 1UL)]
-    [InlineData(1024 + 300UL, 1500UL)]      // starts inside a 2 MiB leaf
-    [InlineData(511UL, 1026UL)]
+    [MemberData(nameof(SlotPlacements))]
     public void Random_writes_gets_and_clears_match_the_contract_from_any_slot_start(ulong firstPage, ulong pages)
     {
         for (int seed = 1; seed <= 10; seed++)
