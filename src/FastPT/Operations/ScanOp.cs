@@ -48,13 +48,17 @@ internal unsafe struct ScanOp : ILeafOp
     private readonly KernelIsa _isa;
     private readonly FlushPlan _flush;
     private readonly IHugeSplitter? _splitter;
+    private readonly UnwrittenTables? _unwritten; // null unless the request requires WRITTEN
+    private readonly bool _noteUnwritten;
     private ScanMemo _memo; // the last uniform pattern of this scan's params, reused by the next runs
 
     /// <param name="holeIsWritten">A hole without tables counts as WRITTEN (a VMA registered for uffd-wp).</param>
     /// <param name="hugeZeroPfn">The huge zero page's first frame (<see cref="ScanParams.NoPfn"/>: none).</param>
     /// <param name="flush">Receives what WP_MATCHING owes a TLB (also for the markers put into holes, which owe nothing).</param>
+    /// <param name="unwritten">The owner's record of tables without WRITTEN pages: skipped when the request requires WRITTEN, added to when a whole table kept nothing.</param>
     public ScanOp(AddressSpace space, ScanOutput* output, in ScanParams p, bool holeIsWritten, ulong hugeZeroPfn,
-        FlushPlan flush, bool sharedTables = false, IHugeSplitter? splitter = null, KernelIsa? isa = null)
+        FlushPlan flush, bool sharedTables = false, IHugeSplitter? splitter = null, KernelIsa? isa = null,
+        UnwrittenTables? unwritten = null)
     {
         _space = space;
         _out = output;
@@ -71,6 +75,8 @@ internal unsafe struct ScanOp : ILeafOp
         _shared = sharedTables;
         _splitter = splitter;
         _isa = isa ?? KernelIsas.Selected;
+        _unwritten = unwritten is not null && UnwrittenTables.RequiresWritten(p) ? unwritten : null;
+        _noteUnwritten = _unwritten is not null && UnwrittenTables.KeepsExactlyWritten(p);
         OutOfTables = false;
     }
 
@@ -90,6 +96,8 @@ internal unsafe struct ScanOp : ILeafOp
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
+        if (_unwritten is not null && _unwritten.Contains(va))
+            return true; // nothing WRITTEN here since a scan read it: nothing to keep or protect
         ushort* categories = stackalloc ushort[512];
         ulong* keptWords = stackalloc ulong[8];
         var kept = new Span<ulong>(keptWords, 8);
@@ -104,10 +112,15 @@ internal unsafe struct ScanOp : ILeafOp
             : Kernel(entries, count, _noWp, categories, kept, flush);
         changed += n;
         if (n == 0)
+        {
+            NoteUnwritten(count, va);
             return true;
+        }
         if (!_out->HasBuffer)
         {
             Coarsen(flush);
+            if (inline && _p.WriteProtect)
+                NoteUnwritten(count, va);
             return true;
         }
         int stop = !_uniform ? Regions(categories, kept, count, va)
@@ -125,7 +138,16 @@ internal unsafe struct ScanOp : ILeafOp
             _stopAt = _out->WalkEnd;
             return false;
         }
+        if (_p.WriteProtect)
+            NoteUnwritten(count, va); // every written entry was kept, and every kept one is protected now
         return true;
+    }
+
+    /// <summary>A whole table that now holds no WRITTEN page (see <see cref="UnwrittenTables.KeepsExactlyWritten"/>).</summary>
+    private readonly void NoteUnwritten(int count, ulong va)
+    {
+        if (_noteUnwritten && count == 512)
+            _unwritten!.Add(va);
     }
 
     /// <summary>

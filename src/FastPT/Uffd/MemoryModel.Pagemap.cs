@@ -93,7 +93,7 @@ public sealed unsafe partial class MemoryModel
                     Return = request.Return,
                     WriteProtect = request.WriteProtectMatching,
                 };
-                var op = new ScanOp(Space, &output, p, holeIsWritten: vma.UffdWp, FrameAllocator.HugeZeroPfn, flush, WalkOptions.SharedTables, splitter: this);
+                var op = new ScanOp(Space, &output, p, holeIsWritten: vma.UffdWp, FrameAllocator.HugeZeroPfn, flush, WalkOptions.SharedTables, splitter: this, unwritten: _unwritten);
                 var w = RangeWalker.Walk(Space, Math.Max(start, vma.Start), Math.Min(end, vma.End), ref op, flush);
                 if (!w.Complete)
                     return PageTableOps.Result(w, op, output);

@@ -24,6 +24,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     private readonly VmaList _vmas = new();
     private readonly FrameAllocator _frames = new();
     private readonly NativeTableSource? _ownedTables;
+    private UnwrittenTables? _unwritten = new();
     private int _lastAnonVma;
 
     public MemoryModel(UffdFeatures features = UffdFeatures.None, ITableSource? tables = null)
@@ -44,7 +45,28 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
 
     public UffdFeatures Features { get; }
 
+    /// <summary>
+    /// The model's tables: walk them, translate through them, hand them to a vCPU (which sets
+    /// A/D bits). Change entries only through the model's verbs: the model keeps state beside
+    /// the tables (VMAs, the page cache, which tables a scan found unwritten) that a direct
+    /// write would bypass.
+    /// </summary>
     public AddressSpace Space { get; }
+
+    /// <summary>
+    /// Whether scans that require WRITTEN skip the tables a scan found without a written page
+    /// and nothing touched since (on by default; tests turn it off to compare).
+    /// </summary>
+    internal bool RemembersUnwrittenTables
+    {
+        get => _unwritten is not null;
+        set => _unwritten = value ? _unwritten ?? new() : null;
+    }
+
+    internal int UnwrittenTableCount => _unwritten?.Count ?? 0;
+
+    /// <summary>Every verb and fault that may change entries in [start, end) calls this first.</summary>
+    private void Touching(ulong start, ulong end) => _unwritten?.Forget(start, end);
 
     /// <summary>
     /// How the model's range verbs (Unmap, Protect, Zap, WriteProtect, Unregister, Scan) walk:
@@ -100,6 +122,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
+        Touching(start, end);
         SplitHugeAtEdges(start, end, flush);
         long changed = 0, freed = 0;
         int first = Split(start, end), last = first;
@@ -142,6 +165,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
+        Touching(start, end);
         SplitHugeAtEdges(start, end, flush);
         for (int i = Split(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
@@ -166,6 +190,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
+        Touching(start, end);
         // Validate before changing anything, without allocating: this is the fault-resolve path.
         int first = RequireMappedFrom(start, end);
         for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)
@@ -200,6 +225,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
+        Touching(start, end);
         for (int i = RequireMappedFrom(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
             var vma = _vmas[i];
@@ -233,6 +259,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         CheckRange(start, length);
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
+        Touching(start, end);
         int first = RequireMappedFrom(start, end);
         SplitHugeAtEdges(start, end, flush);
         for (int i = first; i < _vmas.Count && _vmas[i].Start < end; i++)

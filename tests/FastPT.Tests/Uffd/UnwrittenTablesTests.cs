@@ -1,0 +1,174 @@
+using FastPT.Kernels;
+using FastPT.Uffd;
+using FastPT.Walk;
+using Xunit;
+
+namespace FastPT.Tests.Uffd;
+
+/// <summary>
+/// The model's record of tables a scan found unwritten: scans that skip those tables must
+/// report exactly what a model without the record reports, whatever verbs and faults ran
+/// between them (a verb or fault that forgot to drop a range would hide its written pages).
+/// </summary>
+public class UnwrittenTablesTests
+{
+    private const ulong Anon = 0x7E00_0000_0000 + 5 * 4096; // not 2 MiB-aligned: VMA edges fall inside tables
+    private const ulong AnonLength = 6UL << 20;
+    private const ulong Thp = 0x7E10_0000_0000;
+    private const ulong ThpLength = 4UL << 20;
+    private const ulong File = 0x7E20_0000_0000;
+    private const ulong FileLength = 3UL << 20;
+
+    private static readonly (ulong Start, ulong Length)[] Regions = [(Anon, AnonLength), (Thp, ThpLength), (File, FileLength)];
+
+    public static TheoryData<int> Seeds => new(Enumerable.Range(1, 40));
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void ScansThatSkipUnwrittenTablesReportWhatFullScansReport(int seed)
+    {
+        var rng = new Random(seed);
+        using var remembering = NewModel(remember: true);
+        using var reading = NewModel(remember: false);
+        var models = new[] { remembering, reading };
+        var flush = new FlushPlan();
+        var a = new PageRegion[4096];
+        var b = new PageRegion[4096];
+        int skippedTables = 0;
+        for (int step = 0; step < 600; step++)
+        {
+            var (start, length) = Regions[rng.Next(Regions.Length)];
+            long pages = (long)(length >> 12);
+            ulong Page() => start + ((ulong)rng.NextInt64(pages) << 12);
+            (ulong, ulong) Range()
+            {
+                if (rng.Next(3) == 0)
+                    return (start, length); // whole tables, as dirty tracking protects and scans
+                long first = rng.NextInt64(pages);
+                long count = 1 + rng.NextInt64(Math.Min(pages - first, rng.Next(2) == 0 ? 16 : 1024));
+                return (start + ((ulong)first << 12), (ulong)count << 12);
+            }
+            int kind = rng.Next(100);
+            if (kind < 45)
+            {
+                // Write or read a few pages: async write-protect faults clear uffd-wp, reads fill tables.
+                for (int i = rng.Next(1, 8); i > 0; i--)
+                {
+                    ulong va = Page();
+                    bool write = rng.Next(4) != 0;
+                    foreach (var m in models)
+                        m.Access(va, write, flush);
+                }
+            }
+            else if (kind < 53)
+            {
+                var (s, l) = Range();
+                bool protect = rng.Next(3) != 0;
+                foreach (var m in models)
+                {
+                    m.RegisterWriteProtect(start, length); // an Unregister may have taken part of it away
+                    m.WriteProtect(s, l, protect, flush);
+                }
+            }
+            else if (kind < 58)
+            {
+                var (s, l) = Range();
+                foreach (var m in models)
+                    m.Zap(s, l, flush);
+            }
+            else if (kind < 62)
+            {
+                var (s, l) = Range();
+                var p = rng.Next(2) == 0 ? MemoryProtection.Read : MemoryProtection.ReadWrite;
+                foreach (var m in models)
+                    m.Protect(s, l, p, flush);
+            }
+            else if (kind < 66)
+            {
+                // Unregistering resolves write protection: its pages read as written to a plain scan.
+                var (s, l) = Range();
+                bool again = rng.Next(2) == 0;
+                foreach (var m in models)
+                {
+                    m.Unregister(s, l, flush);
+                    if (again)
+                        m.RegisterWriteProtect(start, length);
+                }
+            }
+            else if (kind < 68)
+            {
+                foreach (var m in models)
+                {
+                    m.Unmap(start, length, flush);
+                    Map(m, start, length);
+                }
+            }
+            else
+            {
+                // Scans, often twice in a row (the second is the idle rescan the record serves).
+                ulong s = rng.Next(2) == 0 ? start : Page();
+                ulong e = rng.Next(2) == 0 ? start + length : Math.Min(start + length, s + ((ulong)rng.Next(1, 2048) << 12));
+                var request = rng.Next(6) switch
+                {
+                    5 => new PagemapScanRequest(Mask: PageCategories.Written | PageCategories.Present), // empty entries are written, not present
+                    0 => new PagemapScanRequest(Mask: PageCategories.Written),
+                    1 => new PagemapScanRequest(Mask: PageCategories.Written | PageCategories.WpAllowed, Return: PageCategories.Written | PageCategories.Present, WriteProtectMatching: true),
+                    2 => new PagemapScanRequest(Mask: PageCategories.Written, MaxPages: rng.Next(1, 300), WriteProtectMatching: true),
+                    3 => new PagemapScanRequest(AnyOf: PageCategories.Written | PageCategories.Present),
+                    _ => new PagemapScanRequest(Mask: PageCategories.Written, Return: PageCategories.Written, WriteProtectMatching: true),
+                };
+                for (int again = rng.Next(1, 4); again > 0; again--)
+                {
+                    int before = remembering.UnwrittenTableCount;
+                    var ra = remembering.Scan(s, e, request, a, flush);
+                    var rb = reading.Scan(s, e, request, b, flush);
+                    Assert.Equal(rb, ra);
+                    Assert.Equal(b.AsSpan(0, rb.RegionCount).ToArray(), a.AsSpan(0, ra.RegionCount).ToArray());
+                    skippedTables += before;
+                }
+            }
+            flush.Clear();
+        }
+        foreach (var (start, length) in Regions)
+            for (ulong va = start; va < start + length; va += 4096)
+                Assert.Equal(reading.Pagemap(va), remembering.Pagemap(va));
+        Assert.Equal(0, reading.UnwrittenTableCount);
+        Assert.True(skippedTables > 0, "the record never held a table: this test would not see a skip go wrong");
+    }
+
+    [Fact]
+    public void AnIdleRescanRemembersEveryTableAndAWriteForgetsOnlyItsOwn()
+    {
+        using var m = NewModel(remember: true);
+        var flush = new FlushPlan();
+        for (ulong va = Anon; va < Anon + AnonLength; va += 4096)
+            m.Access(va, write: true, flush);
+        var request = new PagemapScanRequest(Mask: PageCategories.Written, Return: PageCategories.Written, WriteProtectMatching: true);
+        var regions = new PageRegion[64];
+        var first = m.Scan(Anon, Anon + AnonLength, request, regions, flush);
+        Assert.Equal((long)(AnonLength >> 12), first.PagesFound);
+        Assert.Equal(0, m.Scan(Anon, Anon + AnonLength, request, regions, flush).PagesFound);
+        // 6 MiB from a start 5 pages into a table: tables 1..2 are whole; the edge tables are VMA-shared, never whole runs.
+        int remembered = m.UnwrittenTableCount;
+        Assert.True(remembered >= 2, $"{remembered} tables remembered");
+        m.Access(Anon + (3UL << 20), write: true, flush);
+        Assert.Equal(remembered - 1, m.UnwrittenTableCount);
+        var again = m.Scan(Anon, Anon + AnonLength, request, regions, flush);
+        Assert.Equal(1, again.PagesFound);
+        Assert.Equal(new PageRegion(Anon + (3UL << 20), Anon + (3UL << 20) + 4096, PageCategories.Written), regions[0]);
+    }
+
+    private static MemoryModel NewModel(bool remember)
+    {
+        var m = new MemoryModel(UffdFeatures.WpAsync) { RemembersUnwrittenTables = remember };
+        foreach (var (start, length) in Regions)
+            Map(m, start, length);
+        return m;
+    }
+
+    private static void Map(MemoryModel m, ulong start, ulong length)
+    {
+        m.Map(start, length, start == File ? Backing.File : Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: start == Thp);
+        m.RegisterWriteProtect(start, length);
+    }
+}
