@@ -11,6 +11,7 @@ namespace FastPT.Uffd;
 public sealed partial class MemoryModel
 {
     private readonly Stack<Vma> _spareVmas = new();
+    private readonly Stack<ulong[]> _spareChunks = new(); // page-cache chunks of files no VMA maps any more
 
     /// <summary>
     /// Boundaries between two VMAs that could merge when <see cref="Map"/> made them: the model
@@ -55,6 +56,8 @@ public sealed partial class MemoryModel
         v.UffdWp = false;
         v.HugePageHint = hugePageHint;
         v.File = file;
+        if (file is not null)
+            file.Mappings++;
         v.Account = account;
         v.AnonVma = 0;
         v.PageOffset = 0;
@@ -66,8 +69,11 @@ public sealed partial class MemoryModel
     {
         for (int i = index; i < index + count; i++)
         {
-            _vmas[i].File = null; // the page cache goes with its last mapping
-            _spareVmas.Push(_vmas[i]);
+            var v = _vmas[i];
+            if (v.File is { } file && --file.Mappings == 0)
+                file.Release(); // the page cache goes with its last mapping
+            v.File = null;
+            _spareVmas.Push(v);
         }
         _vmas.RemoveRange(index, count);
     }

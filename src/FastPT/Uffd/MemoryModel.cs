@@ -107,7 +107,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         if (hugePageHint && backing != Backing.Anon)
             throw new ArgumentException("transparent huge pages are modelled for anonymous memory only", nameof(hugePageHint));
         var vma = NewVma(start, end, backing, protection, hugePageHint,
-            backing == Backing.File ? new ShmemFile((long)(length >> 12)) : null,
+            backing == Backing.File ? new ShmemFile((long)(length >> 12), _spareChunks) : null,
             account: backing == Backing.Anon && protection == MemoryProtection.ReadWrite); // accountable_mapping
         _vmas.Insert(i, vma);
         NoteMapBoundaries(i);

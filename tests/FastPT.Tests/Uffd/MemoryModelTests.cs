@@ -108,4 +108,43 @@ public class MemoryModelTests
         Assert.Equal(AccessOutcome.Completed, m.Access(Base, write: false, new FlushPlan()).Outcome);
         Assert.Equal("P--F", State(m, 0));
     }
+
+    [Fact]
+    public void A_file_mapped_where_an_unmapped_one_was_starts_with_an_empty_page_cache()
+    {
+        // Fault-around maps the cached neighbours of a read fault: a page cache that kept the
+        // old file's pages (a reused chunk not cleared) would map them here.
+        using var m = new MemoryModel();
+        var flush = new FlushPlan();
+        m.Map(Base, 64 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Map(Base + 64 * 4096, 64 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        for (int p = 0; p < 64; p++)
+            m.Access(Base + (ulong)p * 4096, write: true, flush);
+        m.Unmap(Base + 64 * 4096, 64 * 4096, flush); // a file that never cached a page goes first
+        m.Unmap(Base, 64 * 4096, flush);
+        m.Map(Base, 64 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Access(Base + 8 * 4096, write: false, flush); // caches page 8 (its chunk made now)
+        m.Access(Base + 9 * 4096, write: false, flush); // fault-around maps what the chunk holds
+        Assert.Equal("P--F", State(m, 8));
+        Assert.Equal(string.Join(" ", Enumerable.Repeat("----", 8)), States(m, 8));
+    }
+
+    [Fact]
+    public void A_file_keeps_its_page_cache_while_any_part_of_it_is_mapped()
+    {
+        using var m = new MemoryModel();
+        var flush = new FlushPlan();
+        m.Map(Base, 128 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Protect(Base + 64 * 4096, 64 * 4096, MemoryProtection.Read, flush); // two VMAs, one file
+        for (int p = 0; p < 128; p++)
+            m.Access(Base + (ulong)p * 4096, write: false, flush);
+        ulong[] frames = [.. Enumerable.Range(0, 64).Select(p => m.Pagemap(Base + (ulong)p * 4096) & PagemapBits.PfnMask)];
+        m.Unmap(Base + 64 * 4096, 64 * 4096, flush); // one VMA of the file goes
+        m.Zap(Base, 64 * 4096, flush);               // the other's entries go, its page cache stays
+        for (int p = 0; p < 64; p++)
+        {
+            m.Access(Base + (ulong)p * 4096, write: false, flush);
+            Assert.Equal(frames[p], m.Pagemap(Base + (ulong)p * 4096) & PagemapBits.PfnMask);
+        }
+    }
 }

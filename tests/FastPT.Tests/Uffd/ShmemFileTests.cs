@@ -43,4 +43,24 @@ public class ShmemFileTests
         Assert.Throws<ArgumentOutOfRangeException>(() => file.GetOrCreate(64, frames));
         Assert.Throws<ArgumentOutOfRangeException>(() => file.GetOrCreate(-1, frames));
     }
+
+    [Fact]
+    public void A_released_files_chunks_serve_the_next_file_empty()
+    {
+        var frames = new FrameAllocator();
+        var spares = new Stack<ulong[]>();
+        var gone = new ShmemFile(200, spares);
+        for (long page = 0; page < 200; page += 7)
+            gone.GetOrCreate(page, frames);
+        gone.Release();
+        Assert.Equal(4, spares.Count); // every chunk it made
+        Assert.False(gone.TryGet(7, out _));
+        var next = new ShmemFile(200, spares);
+        for (long page = 0; page < 200; page++)
+            Assert.False(next.TryGet(page, out _));
+        next.GetOrCreate(0, frames); // takes a spare: the old frames in it must not show
+        for (long page = 1; page < 64; page++)
+            Assert.False(next.TryGet(page, out _), $"page {page} came back from the released file");
+        Assert.Equal(3, spares.Count);
+    }
 }
