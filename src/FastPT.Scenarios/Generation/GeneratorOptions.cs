@@ -47,6 +47,13 @@ public sealed record GeneratorOptions
     public int ScanPercent { get; init; }
 
     /// <summary>
+    /// Chance (percent) that a statement is a round of dirty tracking instead: a few scattered
+    /// writes, then a scan of the whole region with <c>wp</c>, one to three times, so rescans
+    /// meet tables an earlier scan left unwritten (which the model remembers and skips).
+    /// </summary>
+    public int RoundsPercent { get; init; }
+
+    /// <summary>
     /// The exploring profile of the second differential test: bigger and more THP regions,
     /// async mode more often, long sequences and the targeted patterns.
     /// </summary>
@@ -73,6 +80,7 @@ public sealed record GeneratorOptions
         FocusPercent = 30,
         PatternPercent = 15,
         ScanPercent = 35,
+        RoundsPercent = 8,
     };
 
     /// <summary>

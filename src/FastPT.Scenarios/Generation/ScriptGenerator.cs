@@ -53,6 +53,11 @@ public static class ScriptGenerator
                 Pattern(sb, rng, r);
                 continue;
             }
+            if (o.RoundsPercent > 0 && rng.Next(100) < o.RoundsPercent)
+            {
+                Rounds(sb, rng, r);
+                continue;
+            }
             if (o.ScanPercent > 0 && rng.Next(100) < o.ScanPercent)
             {
                 string range = rng.Next(3) == 0 ? Range(rng, r) : ExtentRange(rng, r);
@@ -223,6 +228,17 @@ public static class ScriptGenerator
             default:
                 Line(sb, "scan ", ExtentRange(rng, r), rng.Next(2) == 0 ? "" : ScanOptions(rng));
                 break;
+        }
+    }
+
+    /// <summary>Dirty tracking as a snapshotter does it: write a few pages, scan the whole region with WP_MATCHING; again.</summary>
+    private static void Rounds(StringBuilder sb, Random rng, Region r)
+    {
+        for (int round = 1 + rng.Next(3); round > 0; round--)
+        {
+            for (int i = rng.Next(4); i > 0; i--)
+                Line(sb, "write ", Near(r, rng.NextInt64(r.Pages), 1 + rng.Next(3)), "");
+            Line(sb, "scan ", r.Name + ":0+" + r.Pages, rng.Next(2) == 0 ? " wp" : " wp mask=written");
         }
     }
 
