@@ -152,16 +152,23 @@ public unsafe class ParallelWalkerTests
             flush.Clear();
             ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref unprotect, flush, degreeOfParallelism: 2);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long changed = 0;
-        for (int i = 0; i < 3; i++)
+        // A round can meet a cold path once (another test holding the workers makes this thread
+        // run its chunks itself, and the JIT compiles that path): steady state is a round at 0.
+        // A per-call allocation shows in every round.
+        long least = long.MaxValue, changed = 0;
+        for (int round = 0; round < 5 && least != 0; round++)
         {
-            flush.Clear();
-            changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref protect, flush, degreeOfParallelism: 2).EntriesChanged;
-            flush.Clear();
-            changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref unprotect, flush, degreeOfParallelism: 2).EntriesChanged;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++)
+            {
+                flush.Clear();
+                changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref protect, flush, degreeOfParallelism: 2).EntriesChanged;
+                flush.Clear();
+                changed += ParallelWalker.Walk(s, Base, Base + (1UL << 30), ref unprotect, flush, degreeOfParallelism: 2).EntriesChanged;
+            }
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, least);
         Assert.True(changed > 0);
     }
 
