@@ -40,6 +40,7 @@ public sealed partial class PageTable : IDisposable
     private readonly IDisposable? _ownedTables;
     private readonly AddressSpace _space;
     private readonly WalkOptions _walk;
+    private readonly bool _inGuestMemory; // its own pool in guest RAM, whose links the guest may have rewritten
     private bool _disposed;
 
     /// <summary>A page table whose tables are 4 KiB blocks of native memory (entries hold their host addresses).</summary>
@@ -59,7 +60,7 @@ public sealed partial class PageTable : IDisposable
     {
     }
 
-    private PageTable(ITableSource tables, PageTableOptions options, bool owned, ulong? attachCr3 = null)
+    private PageTable(ITableSource tables, PageTableOptions options, bool owned, ulong? attachCr3 = null, bool inGuestMemory = false)
     {
         ArgumentNullException.ThrowIfNull(tables);
         if (!owned && options.MaxTables != 0)
@@ -69,6 +70,7 @@ public sealed partial class PageTable : IDisposable
         _walk = CheckOptions(options);
         _tables = tables;
         _ownedTables = owned ? tables as IDisposable : null;
+        _inGuestMemory = inGuestMemory;
         try
         {
             _space = attachCr3 is { } cr3 ? AddressSpace.Attach(tables, cr3, options.Levels) : new AddressSpace(tables, options.Levels);
@@ -110,7 +112,7 @@ public sealed partial class PageTable : IDisposable
         if (guestPhysicalBase >= 1UL << 52 || (length & ~4095UL) > (1UL << 52) - guestPhysicalBase)
             throw new PageTableException(PageTableError.InvalidRange,
                 $"guest memory 0x{guestPhysicalBase:X} + 0x{length:X} bytes ends above 2^52, where entries cannot link tables; place it lower");
-        return new PageTable(new GuestMemoryTableSource((byte*)hostAddress, guestPhysicalBase, length), options);
+        return new PageTable(new GuestMemoryTableSource((byte*)hostAddress, guestPhysicalBase, length), options ?? new PageTableOptions(), owned: false, inGuestMemory: true);
     }
 
     /// <summary>
@@ -173,13 +175,20 @@ public sealed partial class PageTable : IDisposable
         }
     }
 
-    /// <summary>Returns every table to the table memory, and frees native table memory.</summary>
+    /// <summary>
+    /// Returns every table to the table memory, and frees native table memory. Tables in guest
+    /// memory (<see cref="InGuestMemory"/>) are left as they are: the guest may have rewritten
+    /// their links, and their pool goes away with this table, so there is nothing to follow or free.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
             return;
         _disposed = true;
-        _space?.Dispose();
+        if (_inGuestMemory)
+            _space?.Abandon();
+        else
+            _space?.Dispose();
         _ownedTables?.Dispose();
     }
 

@@ -271,6 +271,9 @@ public sealed unsafe partial class AddressSpace : IDisposable
             FreeSubtree(Root, Levels);
     }
 
+    /// <summary>Disposed without returning its tables: their memory and their source go away with the owner.</summary>
+    internal void Abandon() => _disposed = true;
+
     private void FreeSubtree(ulong tablePa, int level)
     {
         ulong* t = Table(tablePa);

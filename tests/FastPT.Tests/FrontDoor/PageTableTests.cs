@@ -62,6 +62,34 @@ public unsafe class PageTableTests
     }
 
     [Fact]
+    public void DisposingTablesInGuestMemoryFollowsNoLinkTheGuestWrote()
+    {
+        const ulong Base = 0x80_0000, Length = 16 * KiB4;
+        byte* ram = (byte*)NativeMemory.AlignedAlloc((nuint)Length, 4096);
+        try
+        {
+            var table = PageTable.InGuestMemory((nint)ram, Base, Length);
+            table.MapRange(0x40_0000, 0x40_0000 + 4 * KiB4, 0x1234_5000, PageFlags.Writable);
+            ulong* root = (ulong*)ram;
+            ulong pdpt = root[0] & Pte.PfnMask;
+            ulong* pd = (ulong*)(ram + ((((ulong*)(ram + (pdpt - Base)))[0] & Pte.PfnMask) - Base));
+            // The guest rewrites its tables: a link out of its RAM, a loop back to the root, a
+            // second link to a PTE table, a link to a pool page FastPT never handed out.
+            root[7] = 0x7777_0000 | PgProt.Table;
+            pd[5] = Base | PgProt.Table;
+            pd[6] = pd[2];
+            pd[7] = (Base + 15 * KiB4) | PgProt.Table;
+            var error = Record.Exception(table.Dispose);
+            Assert.Null(error);
+            Assert.Equal(0x7777_0000 | PgProt.Table, root[7]); // left as the guest wrote it
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(ram);
+        }
+    }
+
+    [Fact]
     public void AttachWorksOnAGuestsOwnTablesInPlaceAndFreesNone()
     {
         const ulong Base = 0x80_0000, Length = 16 * KiB4;
