@@ -23,13 +23,6 @@ internal sealed class UnwrittenTables
     /// <summary>A scan read the whole table mapping va and found no WRITTEN page.</summary>
     public void Add(ulong va) => _ranges.Add(va >> Shift);
 
-    /// <summary>The table mapping va may change.</summary>
-    public void Forget(ulong va)
-    {
-        if (_ranges.Count != 0)
-            _ranges.Remove(va >> Shift);
-    }
-
     /// <summary>The tables mapping [start, end) may change.</summary>
     public void Forget(ulong start, ulong end)
     {
@@ -53,7 +46,7 @@ internal sealed class UnwrittenTables
     public static bool KeepsExactlyWritten(in ScanParams p)
     {
         var required = p.Mask & ~p.Inverted;
-        return (required & PageCategories.Written) != 0
+        return RequiresWritten(p)
             && (required & ~(PageCategories.Written | p.VmaCategories)) == 0
             && (p.Mask & p.Inverted) == 0
             && (p.AnyOf == PageCategories.None || (p.AnyOf & PageCategories.Written) != 0);

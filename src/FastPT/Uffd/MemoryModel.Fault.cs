@@ -52,7 +52,7 @@ public sealed unsafe partial class MemoryModel
     /// <summary>handle_mm_fault: the pmd level (THP), then the pte level.</summary>
     private FaultResult HandleFault(Vma vma, ulong va, bool write, FlushPlan flush)
     {
-        _unwritten?.Forget(va); // everything below stays in va's PTE table (fault-around too)
+        Touching(va, va + 4096); // everything below stays in va's PTE table (fault-around too)
         ulong* pmdSlot = Space.EnsurePath(va, 2, PgProt.Table);
         ulong pmd = *pmdSlot;
         if (LinuxPte.IsNone(pmd) && ThpAllowed(vma, va))

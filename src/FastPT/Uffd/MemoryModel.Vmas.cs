@@ -56,8 +56,7 @@ public sealed partial class MemoryModel
         v.UffdWp = false;
         v.HugePageHint = hugePageHint;
         v.File = file;
-        if (file is not null)
-            file.Mappings++;
+        file?.AddMapping();
         v.Account = account;
         v.AnonVma = 0;
         v.PageOffset = 0;
@@ -70,8 +69,7 @@ public sealed partial class MemoryModel
         for (int i = index; i < index + count; i++)
         {
             var v = _vmas[i];
-            if (v.File is { } file && --file.Mappings == 0)
-                file.Release(); // the page cache goes with its last mapping
+            v.File?.RemoveMapping(); // the page cache goes with its last mapping
             v.File = null;
             _spareVmas.Push(v);
         }

@@ -17,8 +17,17 @@ internal sealed class ShmemFile(long pages, Stack<ulong[]>? spareChunks = null)
 
     public long Pages { get; } = pages;
 
-    /// <summary>The VMAs mapping this file (kept by the model); at 0 it calls <see cref="Release"/>.</summary>
-    public int Mappings { get; set; }
+    private int _mappings;
+
+    /// <summary>One more VMA maps this file.</summary>
+    public void AddMapping() => _mappings++;
+
+    /// <summary>A VMA mapping this file went; with the last, the file goes (<see cref="Release"/>).</summary>
+    public void RemoveMapping()
+    {
+        if (--_mappings == 0)
+            Release();
+    }
 
     /// <summary>The file is gone: its chunks become spares, and it caches nothing from now on.</summary>
     public void Release()

@@ -34,7 +34,7 @@ internal sealed class VmaList
         {
             if ((uint)index >= (uint)Count)
                 ThrowIndex(index);
-            return _pool[_ids[index < _gapStart ? index : index + (_gapEnd - _gapStart)]]!;
+            return _pool[_ids[Slot(index)]]!;
         }
     }
 
@@ -57,7 +57,11 @@ internal sealed class VmaList
         (uint)index < (uint)Count && EndAt(index) > va && (index == 0 || EndAt(index - 1) <= va);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong EndAt(int index) => _ends[index < _gapStart ? index : index + (_gapEnd - _gapStart)];
+    private ulong EndAt(int index) => _ends[Slot(index)];
+
+    /// <summary>The buffer slot of the VMA at index (the ones after the gap sit past it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Slot(int index) => index < _gapStart ? index : index + (_gapEnd - _gapStart);
 
     private int Search(ulong va)
     {
@@ -86,7 +90,7 @@ internal sealed class VmaList
     {
         var v = this[index];
         v.End = end;
-        _ends[index < _gapStart ? index : index + (_gapEnd - _gapStart)] = end;
+        _ends[Slot(index)] = end;
     }
 
     public void Insert(int index, Vma vma)
@@ -131,7 +135,7 @@ internal sealed class VmaList
         int n = Math.Abs(index - _gapStart);
         if (gap == 0 || n == 0)
         {
-            // A full list has no gap to move (a removal's gap opens where it removes).
+            // Nothing to move: the gap is there already, or the list is full (a removal's gap opens where it removes).
         }
         else if (n > 16)
         {
