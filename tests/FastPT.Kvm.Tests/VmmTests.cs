@@ -91,6 +91,35 @@ public sealed class VmmTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void TheTimeLimitHoldsWhileTheThreadPoolIsStarved()
+    {
+        // A VMM's pool may be busy with its own work: the limit must not wait for a pool thread.
+        KvmFact.SkipIfUnavailable();
+        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
+        var a = new Assembler(64);
+        var loop = a.CreateLabel();
+        a.Label(ref loop);
+        a.jmp(loop);
+        GuestAssembler.Emit(m.Memory, a, GuestLayout.UserCode, GuestLayout.CodeSize);
+        var release = new ManualResetEventSlim(); // not disposed: queued blockers may start after Set
+        int blockers = ThreadPool.ThreadCount + 4 * Environment.ProcessorCount + 16;
+        for (int i = 0; i < blockers; i++)
+            ThreadPool.UnsafeQueueUserWorkItem(static r => r.Wait(), release, preferLocal: false);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        VcpuExit exit;
+        try
+        {
+            exit = m.Start(CpuMode.UserMode, GuestLayout.UserCode, TimeSpan.FromMilliseconds(200));
+        }
+        finally
+        {
+            release.Set();
+        }
+        Assert.True(exit.TimedOut, exit.Describe());
+        Assert.InRange(sw.ElapsedMilliseconds, 150, 2000);
+    }
+
+    [SkippableFact]
     public void UnexpectedExceptionIsReportedWithItsVector()
     {
         KvmFact.SkipIfUnavailable();

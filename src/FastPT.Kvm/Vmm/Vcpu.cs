@@ -8,11 +8,13 @@ namespace FastPT.Kvm.Vmm;
 /// One vCPU: register access and <see cref="Run"/>, which always returns within its time limit.
 /// </summary>
 /// <remarks>
-/// Time limit: a timer thread sets kvm_run.immediate_exit (covers a kick that lands just
-/// before entry) and sends a real-time signal to the thread inside KVM_RUN with tgkill. The
+/// Time limit: a kernel POSIX timer (timer_create with SIGEV_THREAD_ID) sends a real-time
+/// signal to the thread that runs the vCPU. The kernel delivers it on time however busy the
+/// process is; a thread-pool timer did not (under load its callback came seconds late). The
 /// signal is blocked in that thread outside KVM_RUN and unblocked only inside it (via
-/// KVM_SET_SIGNAL_MASK), so it never reaches a handler: KVM_RUN returns EINTR and the pending
-/// signal is consumed with rt_sigtimedwait. .NET never sees it.
+/// KVM_SET_SIGNAL_MASK), so it never reaches a handler: inside KVM_RUN it makes KVM_RUN return
+/// EINTR, and one that arrives just before entry stays pending and makes the next entry return
+/// EINTR at once. The pending signal is consumed with rt_sigtimedwait; .NET never sees it.
 /// </remarks>
 public sealed unsafe class Vcpu : IDisposable
 {
@@ -22,12 +24,8 @@ public sealed unsafe class Vcpu : IDisposable
     private readonly int _fd;
     private readonly nint _run;
     private readonly int _runSize;
-    private readonly Lock _kickLock = new();
-    private int _runningTid;
-    private bool _kicked;
-    private long _runGeneration;
     private int _maskedTid;
-    private bool _disposed;
+    private int _disposed;
 
     internal Vcpu(int vmFd, int runSize)
     {
@@ -96,48 +94,62 @@ public sealed unsafe class Vcpu : IDisposable
     /// </summary>
     public VcpuExit Run(TimeSpan limit)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         PrepareThread();
-        long generation;
-        lock (_kickLock)
-        {
-            _runningTid = Libc.Gettid();
-            _kicked = false;
-            generation = ++_runGeneration;
-        }
-        // One timer per run, tagged with the run: a callback the thread pool delivers after its
-        // run has ended must not kick the next run (which would then report a false time-out).
-        var timer = new Timer(static state =>
-        {
-            var (vcpu, run) = ((Vcpu, long))state!;
-            vcpu.Kick(run);
-        }, (this, generation), limit, Timeout.InfiniteTimeSpan);
+        int timer = StartTimer(limit);
         int rc;
         int errno = 0;
-        while (true)
+        bool timedOut = false;
+        try
         {
-            rc = Libc.Ioctl(_fd, KvmIoctl.Run, 0);
-            if (rc >= 0)
-                break;
-            errno = Marshal.GetLastPInvokeError();
-            bool kicked;
-            lock (_kickLock)
-                kicked = _kicked;
-            if (errno != Errno.EINTR || kicked)
-                break;
-            DrainKick();
+            while (true)
+            {
+                rc = Libc.Ioctl(_fd, KvmIoctl.Run, 0);
+                if (rc >= 0)
+                    break;
+                errno = Marshal.GetLastPInvokeError();
+                // Other signals (the runtime's own) interrupt KVM_RUN too: only ours ends the run.
+                if (errno != Errno.EINTR || (timedOut = TakeKick()))
+                    break;
+            }
         }
-        timer.Dispose();
-        bool timedOut;
-        lock (_kickLock)
+        finally
         {
-            _runningTid = 0;
-            timedOut = _kicked;
+            Libc.Syscall(SyscallNumber.TimerDelete, timer, 0, 0, 0);
+            // The timer may have fired after a normal exit: its signal must not end the next run.
+            TakeKick();
         }
-        DrainKick();
-        RunByte(KvmRunLayout.ImmediateExit) = 0;
-        if (rc < 0 && !(errno == Errno.EINTR && timedOut))
+        if (rc < 0 && !timedOut)
             throw new KvmException($"KVM_RUN: {Errno.Describe(errno)}; {GetRegs()}; {GetSregs()}");
-        return rc < 0 ? Capture(KvmExitReason.Intr, timedOut: true) : Capture(ExitReason, timedOut: false);
+        return timedOut ? Capture(KvmExitReason.Intr, timedOut: true) : Capture(ExitReason, timedOut: false);
+    }
+
+    /// <summary>A one-shot CLOCK_MONOTONIC timer that sends <see cref="KickSignal"/> to this thread after <paramref name="limit"/>.</summary>
+    private static int StartTimer(TimeSpan limit)
+    {
+        // struct sigevent (64 bytes): sigev_value, sigev_signo, sigev_notify, then the thread id.
+        byte* ev = stackalloc byte[64];
+        new Span<byte>(ev, 64).Clear();
+        *(int*)(ev + 8) = KickSignal;
+        *(int*)(ev + 12) = SigEvent.ThreadId;
+        *(int*)(ev + 16) = Libc.Gettid();
+        int timer;
+        if (Libc.Syscall(SyscallNumber.TimerCreate, Clock.Monotonic, (long)ev, (long)&timer, 0) < 0)
+            throw new KvmException($"timer_create: {Errno.DescribeLast()}");
+        // struct itimerspec: no interval, then the first expiry (a zero expiry would disarm it).
+        long ticks = Math.Max(limit.Ticks, 1);
+        long* spec = stackalloc long[4];
+        spec[0] = 0;
+        spec[1] = 0;
+        spec[2] = ticks / TimeSpan.TicksPerSecond;
+        spec[3] = ticks % TimeSpan.TicksPerSecond * 100;
+        if (Libc.Syscall(SyscallNumber.TimerSettime, timer, 0, (long)spec, 0) < 0)
+        {
+            string why = Errno.DescribeLast();
+            Libc.Syscall(SyscallNumber.TimerDelete, timer, 0, 0, 0);
+            throw new KvmException($"timer_settime ({limit}): {why}");
+        }
+        return timer;
     }
 
     private KvmExitReason ExitReason => (KvmExitReason)RunU32(KvmRunLayout.ExitReason);
@@ -167,19 +179,6 @@ public sealed unsafe class Vcpu : IDisposable
 
     private uint RunU32(int offset) => *(uint*)(_run + offset);
 
-    private void Kick(long generation)
-    {
-        lock (_kickLock)
-        {
-            // After Dispose kvm_run is unmapped: writing ImmediateExit there would fault.
-            if (_runningTid == 0 || _disposed || generation != _runGeneration)
-                return;
-            _kicked = true;
-            Volatile.Write(ref RunByte(KvmRunLayout.ImmediateExit), 1);
-            Libc.Syscall(SyscallNumber.Tgkill, Libc.Getpid(), _runningTid, KickSignal, 0);
-        }
-    }
-
     /// <summary>Blocks the kick signal in this thread and tells KVM to unblock it inside KVM_RUN.</summary>
     private void PrepareThread()
     {
@@ -198,27 +197,21 @@ public sealed unsafe class Vcpu : IDisposable
         _maskedTid = tid;
     }
 
-    /// <summary>Consumes a kick signal left pending in this thread (it is blocked here, so never delivered).</summary>
-    private static void DrainKick()
+    /// <summary>Consumes the kick signal if it is pending in this thread (it is blocked here, so never delivered).</summary>
+    private static bool TakeKick()
     {
         ulong set = 1UL << (KickSignal - 1);
         long* zero = stackalloc long[2];
         zero[0] = 0;
         zero[1] = 0;
-        while (Libc.Syscall(SyscallNumber.RtSigtimedwait, (long)&set, 0, (long)zero, 8) == KickSignal)
-        {
-        }
+        return Libc.Syscall(SyscallNumber.RtSigtimedwait, (long)&set, 0, (long)zero, 8) == KickSignal;
     }
 
     /// <summary>Idempotent: a second call must not close an fd number or unmap an address the process has reused since.</summary>
     public void Dispose()
     {
-        lock (_kickLock)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-        }
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         Libc.Munmap(_run, (nuint)_runSize);
         Libc.Close(_fd);
     }

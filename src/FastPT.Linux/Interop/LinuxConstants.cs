@@ -50,8 +50,23 @@ public static class SyscallNumber
     public const long RtSigprocmask = 14;
     public const long RtSigtimedwait = 128;
     public const long Gettid = 186;
-    public const long Tgkill = 234;
+    public const long TimerCreate = 222;
+    public const long TimerSettime = 223;
+    public const long TimerDelete = 226;
     public const long Userfaultfd = 323;
+}
+
+/// <summary>Clock ids (clock_gettime, timer_create).</summary>
+public static class Clock
+{
+    public const int Monotonic = 1;
+}
+
+/// <summary>struct sigevent's sigev_notify: how a timer reports its expiry.</summary>
+public static class SigEvent
+{
+    /// <summary>SIGEV_THREAD_ID: send the signal to one thread (its id follows sigev_notify).</summary>
+    public const int ThreadId = 4;
 }
 
 /// <summary>rt_sigprocmask's how argument.</summary>
