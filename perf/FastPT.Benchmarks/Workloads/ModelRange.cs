@@ -118,6 +118,33 @@ public sealed unsafe class ModelRange : IDisposable
         _sink = acc.ToScalar();
     }
 
+    /// <summary>
+    /// The hardware limit for a scan that protects what was written: one SIMD load of every PTE
+    /// of the range, in order, its written (not uffd-wp) entries changed as pte_mkuffd_wp changes
+    /// them (uffd-wp set, RW cleared, D moved to saved-dirty), and a store of every vector
+    /// (branch-free, as the scan kernel stores: which vectors hold a written page is random). No categories, no regions, no flush plan, no model. Untracked by
+    /// the model, but it leaves the entries a scan would leave; <see cref="Dirty"/> goes through
+    /// the fault path again.
+    /// </summary>
+    public void BareProtectWritten()
+    {
+        var uffdWp = Vector512.Create(Pte.UffdWp);
+        var writable = Vector512.Create(Pte.Writable);
+        var dirty = Vector512.Create(Pte.Dirty);
+        foreach (nint t in _leafTables)
+        {
+            ulong* p = (ulong*)t;
+            for (int i = 0; i < 512; i += 8)
+            {
+                var old = Vector512.Load(p + i);
+                var written = Vector512.Equals(old & uffdWp, Vector512<ulong>.Zero);
+                var m = Vector512.AndNot(old | uffdWp, writable);
+                m = Vector512.AndNot(m, dirty) | Vector512.ShiftLeft(m & dirty, 52);
+                Vector512.Store(Vector512.ConditionalSelect(written, m, old), p + i);
+            }
+        }
+    }
+
     private ulong _sink;
 
     /// <summary>What <see cref="BareRead"/> read (keeps the loads from being optimised away).</summary>
