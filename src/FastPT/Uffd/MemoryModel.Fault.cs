@@ -176,7 +176,10 @@ public sealed unsafe partial class MemoryModel
         {
             ulong addr = (ulong)((long)va + (i - pteOff) * 4096);
             long page = vma.FilePage(addr);
-            if (page >= vma.File!.Pages || !LinuxPte.IsNone(table[i]) || !vma.File.TryGet(page, out ulong pfn))
+            if (page >= vma.File!.Pages || !LinuxPte.IsNone(table[i]))
+                continue;
+            // A test of its own: mutation testing turns || into &&, which would leave pfn unassigned.
+            if (!vma.File.TryGet(page, out ulong pfn))
                 continue;
             table[i] = Leaf(vma, pfn);
             mapped |= addr == va;
