@@ -19,7 +19,7 @@ internal static class KernelTestData
 
     /// <summary>Randomised rounds: small by default for CI, FASTPT_TEST_COUNT for long local runs.</summary>
     public static int Count(int ciDefault) =>
-        int.TryParse(Environment.GetEnvironmentVariable("FASTPT_TEST_COUNT"), out int c) ? c : ciDefault;
+        int.TryParse(Environment.GetEnvironmentVariable("FASTPT_TEST_COUNT"), out int c) ? c : Entries.PropertyRuns.Scaled(ciDefault);
 
     public const ulong Sentinel = 0xDEAD_BEEF_0BAD_F00D;
 

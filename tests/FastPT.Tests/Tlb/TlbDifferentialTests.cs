@@ -21,7 +21,9 @@ namespace FastPT.Tests.Tlb;
 /// </summary>
 public sealed unsafe class TlbDifferentialTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private static readonly int Sequences = (int)PropertyRuns.Iter(24);
+    // At least 8 even when counts are scaled down: over fewer sequences the share of TLB hits
+    // checked below depends on the seeds.
+    private static readonly int Sequences = (int)Math.Max(PropertyRuns.Iter(24), 8);
     private const int Steps = 2500;
 
     [Fact]
