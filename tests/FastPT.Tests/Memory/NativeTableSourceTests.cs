@@ -134,6 +134,21 @@ public unsafe class NativeTableSourceTests
     }
 
     [Fact]
+    public void ReserveUnderALimitReservesNoMoreThanTheLimitAllows()
+    {
+        using var src = new NativeTableSource(maxTables: 100);
+        Assert.True(src.Reserve(1000));
+        Assert.Equal(100, src.TablesReserved);
+        Assert.Equal(100, src.TablesFree);
+        for (int i = 0; i < 100; i++)
+            Assert.True(src.TryAllocate(out _));
+        Assert.Equal(100, src.TablesReserved); // every allocation came from the reservation
+        Assert.False(src.TryAllocate(out _));
+        Assert.True(src.Reserve(10));          // nothing more is allowed, so nothing more is needed
+        Assert.Equal(100, src.TablesReserved);
+    }
+
+    [Fact]
     public void DisposeReleasesEverything()
     {
         var src = new NativeTableSource();

@@ -70,5 +70,9 @@ public class VmaListTests
         Assert.Throws<ArgumentOutOfRangeException>(() => list[1]);
         Assert.Throws<ArgumentOutOfRangeException>(() => list.Insert(3, new Vma()));
         Assert.Throws<ArgumentOutOfRangeException>(() => list.RemoveRange(0, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => list.RemoveRange(2, 0));
+        list.RemoveRange(1, 0); // an empty range at the end, as List<T> allows
+        Assert.Equal(1, list.Count);
+        Assert.Equal(1UL, list[0].End);
     }
 }
