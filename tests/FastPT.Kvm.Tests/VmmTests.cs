@@ -67,22 +67,29 @@ public sealed class VmmTests(ITestOutputHelper output)
         Assert.Equal((1UL << 63) | 4, m.Memory.U64(GuestLayout.Results + 8));
     }
 
-    [SkippableFact]
-    public void RunawayGuestIsStoppedByTheTimeLimit()
+    /// <summary>A guest whose user code is <c>jmp $</c>: only the time limit ends its run.</summary>
+    private static GuestMachine RunawayGuest()
     {
-        KvmFact.SkipIfUnavailable();
-        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
+        var m = new GuestMachine(PageFaultMode.RecordAndSkip);
         var a = new Assembler(64);
         var loop = a.CreateLabel();
         a.Label(ref loop);
         a.jmp(loop);
         GuestAssembler.Emit(m.Memory, a, GuestLayout.UserCode, GuestLayout.CodeSize);
+        return m;
+    }
+
+    [SkippableFact]
+    public void RunawayGuestIsStoppedByTheTimeLimit()
+    {
+        KvmFact.SkipIfUnavailable();
+        using var m = RunawayGuest();
         var sw = System.Diagnostics.Stopwatch.StartNew();
         var exit = m.Start(CpuMode.UserMode, GuestLayout.UserCode, TimeSpan.FromMilliseconds(200));
         Assert.True(exit.TimedOut, exit.Describe());
         Assert.InRange(sw.ElapsedMilliseconds, 150, 3000);
         // The vCPU is usable afterwards: the pending kick was consumed, not delivered.
-        a = new Assembler(64);
+        var a = new Assembler(64);
         a.mov(dx, GuestLayout.PortDone);
         a.@out(dx, al);
         GuestAssembler.Emit(m.Memory, a, GuestLayout.UserCode, GuestLayout.CodeSize);
@@ -95,12 +102,7 @@ public sealed class VmmTests(ITestOutputHelper output)
     {
         // A VMM's pool may be busy with its own work: the limit must not wait for a pool thread.
         KvmFact.SkipIfUnavailable();
-        using var m = new GuestMachine(PageFaultMode.RecordAndSkip);
-        var a = new Assembler(64);
-        var loop = a.CreateLabel();
-        a.Label(ref loop);
-        a.jmp(loop);
-        GuestAssembler.Emit(m.Memory, a, GuestLayout.UserCode, GuestLayout.CodeSize);
+        using var m = RunawayGuest();
         var release = new ManualResetEventSlim(); // not disposed: queued blockers may start after Set
         int blockers = ThreadPool.ThreadCount + 4 * Environment.ProcessorCount + 16;
         for (int i = 0; i < blockers; i++)
