@@ -218,12 +218,14 @@ internal static unsafe class ChangeProtectionVector512
                 // A uniform vector with a new pattern: memoise it for the vectors that follow.
                 ulong e0 = old.ToScalar();
                 ulong like = (e0 & Pte.Present) != 0 && newHasPresent ? ~ChangeProtectionMemo.PresentPassBits : ~0UL;
-                ChangeProtectionMemo candidate;
-                if (Vec.EqualsAll(old & Vec.Create(like), Vec.Create(e0 & like))
-                    && Vec.EqualsAll(old & Vec.Create((candidate = ChangeProtectionMemo.For(e0, p)).Mask), Vec.Create(candidate.Value)))
+                if (Vec.EqualsAll(old & Vec.Create(like), Vec.Create(e0 & like)))
                 {
-                    memo = candidate;
-                    return i + n;
+                    var candidate = ChangeProtectionMemo.For(e0, p);
+                    if (Vec.EqualsAll(old & Vec.Create(candidate.Mask), Vec.Create(candidate.Value)))
+                    {
+                        memo = candidate;
+                        return i + n;
+                    }
                 }
             }
             i += n;
