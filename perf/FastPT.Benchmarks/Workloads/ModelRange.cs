@@ -122,9 +122,9 @@ public sealed unsafe class ModelRange : IDisposable
     /// The hardware limit for a scan that protects what was written: one SIMD load of every PTE
     /// of the range, in order, its written (not uffd-wp) entries changed as pte_mkuffd_wp changes
     /// them (uffd-wp set, RW cleared, D moved to saved-dirty), and a store of every vector
-    /// (branch-free, as the scan kernel stores: which vectors hold a written page is random). No categories, no regions, no flush plan, no model. Untracked by
-    /// the model, but it leaves the entries a scan would leave; <see cref="Dirty"/> goes through
-    /// the fault path again.
+    /// (branch-free, as the scan kernel stores: which vectors hold a written page is random).
+    /// No categories, no regions, no flush plan, no model. Untracked by the model, but it leaves
+    /// the entries a scan would leave; <see cref="Dirty"/> goes through the fault path again.
     /// </summary>
     public void BareProtectWritten()
     {

@@ -103,7 +103,6 @@ internal unsafe struct KvmEnableCap
 /// <summary>Offsets into the mmap'ed struct kvm_run page.</summary>
 internal static class KvmRunLayout
 {
-    public const int ImmediateExit = 1;
     public const int ExitReason = 8;
     public const int Union = 32;
     // io: u8 direction; u8 size; u16 port; u32 count; u64 data_offset
