@@ -124,4 +124,87 @@ public unsafe class VerifyTests
             Assert.True(v.Problems.Count <= 100);
         }
     }
+    [Fact]
+    public void EachProblemLineSaysWhichEntryOfWhichTableAndWhatItHolds()
+    {
+        using var tables = new NativeTableSource();
+        var s = Build(tables);
+        ulong* pd = s.TryGetEntry(Va, 2);
+        ulong pdPa = s.TryGetEntry(Va, 3)[0] & Pte.PfnMask;
+        pd[5] = pd[0];
+        pd[1] |= 1UL << 15;
+        ulong* pdpt = s.TryGetEntry(Va, 3);
+        pdpt[1] |= 1UL << 25; // the 1 GiB leaf
+        var v = s.Verify();
+        Assert.Equal(
+        [
+            $"level-2 entry 1 of table 0x{pdPa:X} (va 0x{Va + (1UL << 21):X}) = 0x{pd[1]:X}: reserved bits 13..20 set in a 2 MiB leaf",
+            $"level-2 entry 5 of table 0x{pdPa:X} (va 0x{Va + (5UL << 21):X}) = 0x{pd[5]:X}: links table 0x{pd[0] & Pte.PfnMask:X}, which is already linked elsewhere (or is an ancestor)",
+            $"level-3 entry 257 of table 0x{s.RootTable[0] & Pte.PfnMask:X} (va 0x{Va + (1UL << 30):X}) = 0x{pdpt[1]:X}: reserved bits 13..29 set in a 1 GiB leaf",
+        ], v.Problems);
+        Assert.Equal((4L, 4L), (v.TablesReachable, v.TablesInUse));
+        Assert.Equal($"page tables broken (3 problems; 4 tables reachable, 4 in use):\n  {string.Join("\n  ", v.Problems)}", v.ToString());
+    }
+
+    [Theory]
+    [InlineData(4, 300, 0xFFFF_9600_0000_0000, "p4d")]
+    [InlineData(5, 300, 0xFF2C_0000_0000_0000, "pgd")]
+    [InlineData(5, 3, 0x0003_0000_0000_0000, "pgd")]
+    public void TopLevelGarbageIsNamedForItsLevelAtItsCanonicalAddress(int levels, int index, ulong va, string name)
+    {
+        using var tables = new NativeTableSource();
+        using var s = new AddressSpace(tables, levels);
+        s.RootTable[index] = PteMarker.UffdWp;
+        var v = s.Verify();
+        Assert.Equal($"level-{levels} entry {index} of table 0x{s.Root:X} (va 0x{va:X}) = 0x{PteMarker.UffdWp:X}: not empty and not present (Linux's {name}_bad; walks skip it)",
+            Assert.Single(v.Problems));
+        Assert.Equal($"page tables broken (1 problem; 1 tables reachable, 1 in use):\n  {v.Problems[0]}", v.ToString());
+        s.RootTable[index] = 0;
+        Assert.True(s.Verify().IsValid);
+    }
+
+    [Fact]
+    public void TheReportStopsAtAHundredProblems()
+    {
+        using var tables = new NativeTableSource();
+        using var s = new AddressSpace(tables);
+        for (int i = 0; i < 150; i++)
+            s.RootTable[i] = PteMarker.UffdWp;
+        Assert.True(tables.TryAllocate(out _)); // a leak, which would be problem 151
+        var v = s.Verify();
+        Assert.Equal(100, v.Problems.Count);
+        Assert.EndsWith("entry 99 of table", v.Problems[99][..("level-4 entry 99 of table".Length)], StringComparison.Ordinal);
+        Assert.DoesNotContain(v.Problems, p => p.Contains("leaked", StringComparison.Ordinal));
+        for (int i = 1; i < 150; i++)
+            s.RootTable[i] = 0;
+        Assert.Equal(2, s.Verify().Problems.Count); // below the cap, the count comparison is reported again
+        s.RootTable[0] = 0;
+    }
+
+    [Fact]
+    public void ASharedSourceSkipsOnlyTheCountComparison()
+    {
+        using var tables = new NativeTableSource();
+        using var a = Build(tables);
+        using var b = new AddressSpace(tables);
+        b.Map(Va, 0x1000, PageSize.Size4K, PgProt.Shared);
+        var alone = a.Verify();
+        Assert.Equal($"4 tables are reachable but the source has 8 in use: 4 leaked (allocated, never linked or unlinked without being freed)", Assert.Single(alone.Problems));
+        var shared = a.Verify(sourceIsShared: true);
+        Assert.True(shared.IsValid, shared.ToString());
+        Assert.Equal((4L, 8L), (shared.TablesReachable, shared.TablesInUse));
+        Assert.Equal("page tables sound: 4 tables reachable, 8 in use", shared.ToString());
+        a.RootTable[9] = PteMarker.UffdWp;
+        Assert.Single(a.Verify(sourceIsShared: true).Problems); // a damaged entry is still found
+        a.RootTable[9] = 0;
+    }
+
+    [Fact]
+    public void AFreedLinkedTableIsCountedAsSuch()
+    {
+        using var tables = new NativeTableSource();
+        var s = Build(tables);
+        tables.Free(s.TryGetEntry(Va, 2)[0] & Pte.PfnMask);
+        Assert.Equal("4 tables are reachable but the source has only 3 in use: a linked table was freed", Assert.Single(s.Verify().Problems));
+    }
 }

@@ -1,0 +1,178 @@
+using FastPT.Entries;
+using FastPT.Memory;
+using FastPT.Paging;
+using FastPT.Walk;
+using Xunit;
+
+namespace FastPT.Tests.Walk;
+
+/// <summary>
+/// How <see cref="ParallelWalker"/> divides a range: chunks start on 2 MiB boundaries moved off
+/// 1 GiB leaves, each walked by its own copy of the op (which is how a test sees them), small
+/// ranges and freeing ops stay serial, and every table the op needs exists before any chunk runs.
+/// </summary>
+public unsafe class ParallelChunkTests
+{
+    private const ulong Base = 0x40_0000_0000;
+    private const ulong M = 1UL << 20, G = 1UL << 30;
+
+    /// <summary>Notes where each copy of it starts, counts every leaf-level call.</summary>
+    private struct ChunkLogOp(ulong* starts, int* count, long* calls, bool populate = false, bool split = false, bool freeEmpty = false) : ILeafOp
+    {
+        private bool _started;
+
+        public readonly bool PopulateTables => populate;
+
+        public readonly bool FreeEmptyCoveredTables => freeEmpty;
+
+        public readonly ulong StopAt => 0;
+
+        public readonly bool SplitsHuge(ulong entry, int level, bool covered) => split;
+
+        public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
+        {
+            Note(from);
+            return HugeAction.Done;
+        }
+
+        public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
+        {
+            Note(va);
+            return true;
+        }
+
+        public bool Hole(ulong va, ulong end)
+        {
+            Note(va);
+            return true;
+        }
+
+        private void Note(ulong va)
+        {
+            Interlocked.Increment(ref *calls);
+            if (!_started)
+            {
+                _started = true;
+                starts[Interlocked.Increment(ref *count) - 1] = va;
+            }
+        }
+    }
+
+    /// <summary>A native source that counts the tables allocated once the op has seen a leaf.</summary>
+    private sealed class WatchingSource(NativeTableSource inner, long* leafCalls) : ITableSource
+    {
+        public int Allocated, AllocatedDuringChunks;
+
+        public bool TryAllocate(out ulong physical)
+        {
+            Allocated++;
+            if (Volatile.Read(ref *leafCalls) > 0)
+                Interlocked.Increment(ref AllocatedDuringChunks);
+            return inner.TryAllocate(out physical);
+        }
+
+        public ulong* Table(ulong physical) => inner.Table(physical);
+
+        public ulong* TryTable(ulong physical) => ((ITableSource)inner).TryTable(physical);
+
+        public void Free(ulong physical) => inner.Free(physical);
+
+        public long TablesInUse => inner.TablesInUse;
+
+        public bool ContainsTable(ulong physical) => ((ITableSource)inner).ContainsTable(physical);
+    }
+
+    /// <summary>First GiB: 4 KiB pages and 2 MiB leaves and empty pmds, second: a 1 GiB leaf, third: empty.</summary>
+    private static AddressSpace Build(ITableSource tables)
+    {
+        var s = new AddressSpace(tables);
+        for (ulong pmd = 0; pmd < 512; pmd++)
+        {
+            ulong va = Base + (pmd << 21);
+            if (pmd % 3 == 1)
+                s.Map(va, (pmd + 1) << 21, PageSize.Size2M, PgProt.Shared);
+            else if (pmd % 3 == 2)
+                s.Map(va, (pmd + 1) << 21, PageSize.Size4K, PgProt.Shared); // one page of the pmd
+        }
+        s.Map(Base + G, G, PageSize.Size1G, PgProt.Shared);
+        return s;
+    }
+
+    private static ulong[] ChunkStarts(ulong start, ulong end, int degree, bool freeEmpty = false)
+    {
+        using var tables = new NativeTableSource();
+        using var s = Build(tables);
+        var starts = new ulong[16];
+        int count = 0;
+        long calls = 0;
+        fixed (ulong* p = starts)
+        {
+            var op = new ChunkLogOp(p, &count, &calls, freeEmpty: freeEmpty);
+            Assert.True(ParallelWalker.Walk(s, start, end, ref op, null, degree).Complete);
+        }
+        var found = starts[..count];
+        Array.Sort(found);
+        return found;
+    }
+
+    public static TheoryData<ulong, ulong, int, ulong[]> Cuts() => new()
+    {
+        // 3 GiB in 4: 768 MiB steps; the cut at 1536 MiB falls inside the 1 GiB leaf and moves to its end.
+        { Base, Base + 3 * G, 4, [Base, Base + 768 * M, Base + 2 * G, Base + 2304 * M] },
+        // A cut at the start of the 1 GiB leaf is not inside it.
+        { Base, Base + 3 * G, 3, [Base, Base + G, Base + 2 * G] },
+        // An unaligned start: the steps count from its 2 MiB boundary, rounded up to 2 MiB (50 MiB).
+        { Base + 0x5000, Base + 200 * M, 4, [Base + 0x5000, Base + 50 * M, Base + 100 * M, Base + 150 * M] },
+        // Steps of 200 MiB / 3 = 66.7 MiB round up to 68 MiB.
+        { Base, Base + 200 * M, 3, [Base, Base + 68 * M, Base + 136 * M] },
+        // Every cut falls in the 1 GiB leaf and moves past the end: one chunk.
+        { Base + 960 * M, Base + G + 512 * M, 4, [Base + 960 * M] },
+        // Cuts moved to the same place count once.
+        { Base + 512 * M, Base + 2 * G + 256 * M, 8, [Base + 512 * M, Base + 736 * M, Base + 960 * M, Base + 2 * G, Base + 2 * G + 32 * M] },
+        // Serial: one thread, or less than 64 MiB of address space.
+        { Base, Base + 3 * G, 1, [Base] },
+        { Base, Base + 62 * M, 4, [Base] },
+        { Base, Base + 64 * M, 2, [Base, Base + 32 * M] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cuts))]
+    public void ChunksStartOnPmdBoundariesOutsideOneGiBLeaves(ulong start, ulong end, int degree, ulong[] expected) =>
+        Assert.Equal(expected, ChunkStarts(start, end, degree));
+
+    [Fact]
+    public void AnOpThatFreesTablesRunsSerially() =>
+        Assert.Equal([Base], ChunkStarts(Base, Base + 3 * G, 4, freeEmpty: true));
+
+    public static TheoryData<string, ulong, ulong> Needs() => new()
+    {
+        { "populate an empty GiB", Base + 2 * G, Base + 3 * G },
+        { "populate empty pmds inside a present GiB", Base, Base + 256 * M },
+        { "split 2 MiB leaves", Base, Base + 256 * M },
+        { "split the 1 GiB leaf", Base + G, Base + 2 * G },
+    };
+
+    [Theory]
+    [MemberData(nameof(Needs))]
+    public void EveryTableIsMadeBeforeTheFirstChunkRuns(string what, ulong start, ulong end)
+    {
+        using var native = new NativeTableSource();
+        long calls = 0;
+        var tables = new WatchingSource(native, &calls);
+        using var s = Build(tables);
+        int before = tables.Allocated, count = 0;
+        var starts = new ulong[8];
+        WalkResult r;
+        fixed (ulong* p = starts)
+        {
+            var op = new ChunkLogOp(p, &count, &calls, populate: what.StartsWith("populate", StringComparison.Ordinal), split: what.StartsWith("split", StringComparison.Ordinal));
+            r = ParallelWalker.Walk(s, start, end, ref op, null, 4);
+        }
+        Assert.True(r.Complete);
+        Assert.True(tables.Allocated > before, what);
+        Assert.Equal(tables.Allocated - before, r.TablesAllocated);
+        Assert.Equal(0, tables.AllocatedDuringChunks);
+        Assert.Equal(4, count);
+        Assert.True(s.Verify().IsValid);
+    }
+}
