@@ -17,7 +17,8 @@ public unsafe class ParallelChunkTests
     private const ulong M = 1UL << 20, G = 1UL << 30;
 
     /// <summary>Notes where each copy of it starts, counts every leaf-level call.</summary>
-    private struct ChunkLogOp(ulong* starts, int* count, long* calls, bool populate = false, bool split = false, bool freeEmpty = false) : ILeafOp
+    private struct ChunkLogOp(ulong* starts, int* count, long* calls, bool populate = false, bool split = false, bool freeEmpty = false,
+        ulong throwFrom = ulong.MaxValue) : ILeafOp
     {
         private bool _started;
 
@@ -49,6 +50,8 @@ public unsafe class ParallelChunkTests
 
         private void Note(ulong va)
         {
+            if (va >= throwFrom)
+                throw new InvalidOperationException($"planted at 0x{va:X}");
             Interlocked.Increment(ref *calls);
             if (!_started)
             {
@@ -174,5 +177,27 @@ public unsafe class ParallelChunkTests
         Assert.Equal(0, tables.AllocatedDuringChunks);
         Assert.Equal(4, count);
         Assert.True(s.Verify().IsValid);
+    }
+
+    [Theory]
+    [InlineData(0UL)]              // every chunk throws, the caller's included
+    [InlineData(2304UL)]           // only the last chunk's worker throws
+    public void AChunkThatThrowsFailsTheWalkAndLeavesTheWorkersUsable(ulong fromMiB)
+    {
+        using var tables = new NativeTableSource();
+        using var s = Build(tables);
+        var starts = new ulong[8];
+        int count = 0;
+        long calls = 0;
+        fixed (ulong* p = starts)
+        {
+            var bad = new ChunkLogOp(p, &count, &calls, throwFrom: Base + fromMiB * M);
+            var e = Assert.Throws<InvalidOperationException>(() => ParallelWalker.Walk(s, Base, Base + 3 * G, ref bad, null, 4));
+            Assert.StartsWith("planted at 0x", e.Message, StringComparison.Ordinal);
+            count = 0;
+            var good = new ChunkLogOp(p, &count, &calls);
+            Assert.True(ParallelWalker.Walk(s, Base, Base + 3 * G, ref good, null, 4).Complete);
+        }
+        Assert.Equal(4, count);
     }
 }
