@@ -207,4 +207,26 @@ public unsafe class VerifyTests
         tables.Free(s.TryGetEntry(Va, 2)[0] & Pte.PfnMask);
         Assert.Equal("4 tables are reachable but the source has only 3 in use: a linked table was freed", Assert.Single(s.Verify().Problems));
     }
+
+    [Fact]
+    public void ARootNoLongerInGuestMemoryIsReportedNotRead()
+    {
+        byte* host = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(0x4000, 4096);
+        try
+        {
+            new Span<byte>(host, 0x4000).Clear();
+            var map = new GuestMemoryMap();
+            map.Add(0x10_0000, 0x4000, host);
+            var space = AddressSpace.Attach(new GuestMemoryTableSource(map), 0x10_1000);
+            Assert.True(space.Verify(sourceIsShared: true).IsValid);
+            Assert.True(map.Remove(0x10_0000)); // the guest's RAM is unplugged under its page tables
+            var v = space.Verify(sourceIsShared: true);
+            Assert.Equal("the root 0x101000 is not a table of the source", Assert.Single(v.Problems));
+            Assert.Equal(1, v.TablesReachable);
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(host);
+        }
+    }
 }

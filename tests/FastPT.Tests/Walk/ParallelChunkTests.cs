@@ -16,9 +16,14 @@ public unsafe class ParallelChunkTests
     private const ulong Base = 0x40_0000_0000;
     private const ulong M = 1UL << 20, G = 1UL << 30;
 
+    /// <summary>The test thread walking, and what the op saw of the threads that ran its other chunks.</summary>
+    private static int Caller => Volatile.Read(ref s_caller);
+    private static int s_caller = -1;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> Workers = new();
+
     /// <summary>Notes where each copy of it starts, counts every leaf-level call.</summary>
     private struct ChunkLogOp(ulong* starts, int* count, long* calls, bool populate = false, bool split = false, bool freeEmpty = false,
-        ulong throwFrom = ulong.MaxValue) : ILeafOp
+        ulong throwFrom = ulong.MaxValue, bool splitPartial = false) : ILeafOp
     {
         private bool _started;
 
@@ -28,7 +33,7 @@ public unsafe class ParallelChunkTests
 
         public readonly ulong StopAt => 0;
 
-        public readonly bool SplitsHuge(ulong entry, int level, bool covered) => split;
+        public readonly bool SplitsHuge(ulong entry, int level, bool covered) => split || splitPartial && !covered;
 
         public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
         {
@@ -52,6 +57,9 @@ public unsafe class ParallelChunkTests
         {
             if (va >= throwFrom)
                 throw new InvalidOperationException($"planted at 0x{va:X}");
+            var thread = Thread.CurrentThread;
+            if (Caller != -1 && thread.ManagedThreadId != Caller)
+                Workers[thread.Name ?? "(unnamed)"] = thread.IsBackground;
             Interlocked.Increment(ref *calls);
             if (!_started)
             {
@@ -153,6 +161,9 @@ public unsafe class ParallelChunkTests
         { "populate empty pmds inside a present GiB", Base, Base + 256 * M },
         { "split 2 MiB leaves", Base, Base + 256 * M },
         { "split the 1 GiB leaf", Base + G, Base + 2 * G },
+        { "populate past a 1 GiB leaf", Base + G, Base + 3 * G },
+        { "split partly covered: the range ends inside a 2 MiB leaf", Base, Base + 68 * M + 0x1000 },
+        { "split partly covered: the range starts inside a 2 MiB leaf", Base + 2 * M + 0x1000, Base + 256 * M },
     };
 
     [Theory]
@@ -168,14 +179,16 @@ public unsafe class ParallelChunkTests
         WalkResult r;
         fixed (ulong* p = starts)
         {
-            var op = new ChunkLogOp(p, &count, &calls, populate: what.StartsWith("populate", StringComparison.Ordinal), split: what.StartsWith("split", StringComparison.Ordinal));
+            var op = new ChunkLogOp(p, &count, &calls, populate: what.StartsWith("populate", StringComparison.Ordinal),
+                split: what.StartsWith("split the", StringComparison.Ordinal) || what.StartsWith("split 2", StringComparison.Ordinal),
+                splitPartial: what.StartsWith("split partly", StringComparison.Ordinal));
             r = ParallelWalker.Walk(s, start, end, ref op, null, 4);
         }
         Assert.True(r.Complete);
         Assert.True(tables.Allocated > before, what);
         Assert.Equal(tables.Allocated - before, r.TablesAllocated);
         Assert.Equal(0, tables.AllocatedDuringChunks);
-        Assert.Equal(4, count);
+        Assert.True(count > 1);
         Assert.True(s.Verify().IsValid);
     }
 
@@ -199,5 +212,102 @@ public unsafe class ParallelChunkTests
             Assert.True(ParallelWalker.Walk(s, Base, Base + 3 * G, ref good, null, 4).Complete);
         }
         Assert.Equal(4, count);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void ADegreeBelowOneMeansOneChunkPerProcessor(int degree) =>
+        Assert.Equal(ChunkStarts(Base, Base + 512 * M, Environment.ProcessorCount), ChunkStarts(Base, Base + 512 * M, degree));
+
+    [Fact]
+    public void OneChunkOnAFreshThreadDoesNotWaitForWorkersThatWereNeverStarted()
+    {
+        // A thread's first parallel walk of an op type whose cuts all move past the end.
+        ulong[]? starts = null;
+        var thread = new Thread(() => starts = ChunkStarts(Base + 960 * M, Base + G + 512 * M, 4));
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(30)), "the one-chunk walk never returned");
+        Assert.Equal([Base + 960 * M], starts!);
+    }
+
+    [Fact]
+    public void ChunksRunOnNamedBackgroundWorkers()
+    {
+        // Another test may hold the workers for a moment (this walk then runs its chunks itself): retry.
+        Workers.Clear();
+        Volatile.Write(ref s_caller, Environment.CurrentManagedThreadId);
+        try
+        {
+            for (int i = 0; i < 200 && Workers.IsEmpty; i++)
+                ChunkStarts(Base, Base + 3 * G, 2);
+        }
+        finally
+        {
+            Volatile.Write(ref s_caller, -1);
+        }
+        Assert.False(Workers.IsEmpty, "no chunk ever ran on a worker");
+        foreach (var (name, background) in Workers)
+        {
+            Assert.True(System.Text.RegularExpressions.Regex.IsMatch(name, "^fastpt-walk-[1-9][0-9]*$"), $"a chunk ran on thread '{name}'");
+            Assert.True(background, $"{name} would keep the process alive");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(40)]
+    public void OutOfTablesInTheStructurePassEndsWhereASerialWalkWouldWithItsFlushes(int failOn)
+    {
+        // Splitting from the 1 GiB leaf on: the leaf splits (a flush owed), then a table for a 2 MiB leaf is refused.
+        var ends = new List<(WalkResult, FlushRange[])>();
+        foreach (int degree in new[] { 1, 4 })
+        {
+            using var native = new NativeTableSource();
+            var tables = new FastPT.Tests.Memory.FailingTableSource(native);
+            using var s = Build(tables);
+            tables.FailOn = failOn;
+            var starts = new ulong[8];
+            int count = 0;
+            long calls = 0;
+            var flush = new FlushPlan();
+            fixed (ulong* p = starts)
+            {
+                var op = new ChunkLogOp(p, &count, &calls, split: true);
+                ends.Add((ParallelWalker.Walk(s, Base + G, Base + 3 * G, ref op, flush, degree), flush.Ranges.ToArray()));
+            }
+            Assert.True(tables.Failed);
+            Assert.True(s.Verify().IsValid);
+        }
+        Assert.Equal(WalkStatus.OutOfTables, ends[0].Item1.Status);
+        Assert.Equal(failOn == 1, ends[0].Item2.Length == 0); // the 1 GiB leaf split before the walk stopped: its flush is owed
+        Assert.Equal(ends[0].Item1, ends[1].Item1);
+        Assert.Equal(ends[0].Item2, ends[1].Item2);
+    }
+
+    [Fact]
+    public void SplitFlushesAfterTheLastChangedRangeAreKept()
+    {
+        // The op flags no flush of its own: every range in the plan is a split's, all after the chunks' (empty) plans.
+        var plans = new List<FlushRange[]>();
+        foreach (int degree in new[] { 1, 4 })
+        {
+            using var tables = new NativeTableSource();
+            using var s = Build(tables);
+            var starts = new ulong[8];
+            int count = 0;
+            long calls = 0;
+            var flush = new FlushPlan();
+            fixed (ulong* p = starts)
+            {
+                var op = new ChunkLogOp(p, &count, &calls, split: true);
+                Assert.True(ParallelWalker.Walk(s, Base, Base + 2 * G, ref op, flush, degree).Complete);
+            }
+            plans.Add(flush.Ranges.ToArray());
+        }
+        Assert.True(plans[0].Length > 100);
+        Assert.Equal(plans[0], plans[1]);
     }
 }
