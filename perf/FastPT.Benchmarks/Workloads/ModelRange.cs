@@ -138,9 +138,7 @@ public sealed unsafe class ModelRange : IDisposable
             {
                 var old = Vector512.Load(p + i);
                 var written = Vector512.Equals(old & uffdWp, Vector512<ulong>.Zero);
-                var m = Vector512.AndNot(old | uffdWp, writable);
-                m = Vector512.AndNot(m, dirty) | Vector512.ShiftLeft(m & dirty, 52);
-                Vector512.Store(Vector512.ConditionalSelect(written, m, old), p + i);
+                Vector512.Store(Vector512.ConditionalSelect(written, FastPT.Kernels.ScanVector512.MkUffdWp(old, uffdWp, writable, dirty), old), p + i);
             }
         }
     }

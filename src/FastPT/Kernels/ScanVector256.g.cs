@@ -126,9 +126,7 @@ internal static unsafe class ScanVector256
                 {
                     // pte_mkuffd_wp on the written lanes; only RW and D, where set, owe a flush.
                     // Stored unconditionally: which vectors hold a written page is as random as the pages.
-                    VecU m = Vec.AndNot(old | uffdWp, writable);
-                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
-                    Vec.Store(Vec.ConditionalSelect(w, m, old), at + v0);
+                    Vec.Store(Vec.ConditionalSelect(w, MkUffdWp(old, uffdWp, writable, dirty), old), at + v0);
                     ulong flushLanes = wBits & Vec.ExtractMostSignificantBits(~Vec.Equals(old & writableOrDirty, zero));
                     flushWord |= flushLanes << v0;
                 }
@@ -243,9 +241,7 @@ internal static unsafe class ScanVector256
                 if (protectWritten)
                 {
                     // pte_mkuffd_wp on the written lanes; only RW and D, where set, owe a flush.
-                    VecU m = Vec.AndNot(old | uffdWp, writable);
-                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
-                    VecU v = Vec.ConditionalSelect(w, m, old);
+                    VecU v = Vec.ConditionalSelect(w, MkUffdWp(old, uffdWp, writable, dirty), old);
                     ulong flushLanes = wBits & Vec.ExtractMostSignificantBits(~Vec.Equals(old & writableOrDirty, zero));
                     if (!TMode.Shared)
                         Vec.Store(v, at);
@@ -321,9 +317,7 @@ internal static unsafe class ScanVector256
                 if (target != zero)
                 {
                     // pte_mkuffd_wp: bit 10, RW cleared, D moved to saved-dirty; markers into none; bit 2 on swap.
-                    VecU m = Vec.AndNot(old | uffdWp, writable);
-                    m = Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
-                    VecU v = Vec.ConditionalSelect(isPresent, m, Vec.ConditionalSelect(isNone, uffdMarker, old | swapUffdWp));
+                    VecU v = Vec.ConditionalSelect(isPresent, MkUffdWp(old, uffdWp, writable, dirty), Vec.ConditionalSelect(isNone, uffdMarker, old | swapUffdWp));
                     v = Vec.ConditionalSelect(target, v, old);
                     VecU diff = old ^ v;
                     VecU needs = ~Vec.Equals((diff & flushOnChange) | (diff & old & flushOnClear), zero)
@@ -448,5 +442,13 @@ internal static unsafe class ScanVector256
             found += ScanScalar.One<TMode>(at + lane, now, p, categories + i + lane, kept, i + lane, flush);
         }
         return found;
+    }
+
+    /// <summary>pte_mkuffd_wp on every lane: the uffd-wp bit set, RW cleared, D moved to saved-dirty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static VecU MkUffdWp(VecU old, VecU uffdWp, VecU writable, VecU dirty)
+    {
+        VecU m = Vec.AndNot(old | uffdWp, writable);
+        return Vec.AndNot(m, dirty) | Vec.ShiftLeft(m & dirty, 52);
     }
 }
