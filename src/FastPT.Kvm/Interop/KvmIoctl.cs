@@ -21,7 +21,6 @@ internal static class KvmIoctl
     public const ulong SetSignalMask = 0x4004AE8B;       // _IOW(0xAE, 0x8b, struct kvm_signal_mask)
     public const ulong SetCpuid2 = 0x4008AE90;           // _IOW(0xAE, 0x90, struct kvm_cpuid2)
 
-    public const int CapImmediateExit = 136;
     public const int CapManualDirtyLogProtect2 = 168;
     public const uint MemLogDirtyPages = 1;
 }
