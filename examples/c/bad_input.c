@@ -198,6 +198,10 @@ int main(void)
     fastpt_allocator incomplete = allocator;
     incomplete.address = NULL;
     EXPECT(fastpt_table_create_with_allocator(&incomplete, NULL, &never), FASTPT_ERR_INVALID_ARGUMENT);
+    EXPECT(fastpt_table_create_with_allocator(NULL, NULL, &never), FASTPT_ERR_INVALID_ARGUMENT);
+    EXPECT(fastpt_table_create_with_allocator(&allocator, NULL, NULL), FASTPT_ERR_INVALID_ARGUMENT);
+    EXPECT(fastpt_table_create_in_guest_memory(aligned, 0, 4096, NULL, NULL), FASTPT_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ((uintptr_t)never, 0);
     fastpt_options limited = {0};
     limited.max_tables = 4;
     EXPECT(fastpt_table_create_with_allocator(&allocator, &limited, &never), FASTPT_ERR_INVALID_ARGUMENT);

@@ -6,56 +6,42 @@ namespace FastPT.Native.Exports;
 internal static unsafe class TableExports
 {
     [UnmanagedCallersOnly(EntryPoint = "fastpt_table_create")]
-    public static int Create(NativeOptions* options, nint* table)
-    {
-        try
-        {
-            if (table == null)
-                return LastError.Set(Status.InvalidArgument, "table is NULL: pass where to store the new handle");
-            *table = 0;
-            if (Options(options, out var o) is var s and not Status.Ok)
-                return s;
-            *table = Handles.Add(new PageTable(o));
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.From(e);
-        }
-    }
+    public static int Create(NativeOptions* options, nint* table) =>
+        Create(options, table, null, static o => new PageTable(o));
 
     [UnmanagedCallersOnly(EntryPoint = "fastpt_table_create_in_guest_memory")]
     public static int CreateInGuestMemory(void* host, ulong guestPhysicalBase, ulong length, NativeOptions* options, nint* table)
     {
-        try
-        {
-            if (table == null)
-                return LastError.Set(Status.InvalidArgument, "table is NULL: pass where to store the new handle");
-            *table = 0;
-            if (Options(options, out var o) is var s and not Status.Ok)
-                return s;
-            *table = Handles.Add(PageTable.InGuestMemory((nint)host, guestPhysicalBase, length, o));
-            return Status.Ok;
-        }
-        catch (Exception e)
-        {
-            return Status.From(e);
-        }
+        nint memory = (nint)host;
+        return Create(options, table, null, o => PageTable.InGuestMemory(memory, guestPhysicalBase, length, o));
     }
 
     [UnmanagedCallersOnly(EntryPoint = "fastpt_table_create_with_allocator")]
     public static int CreateWithAllocator(NativeAllocator* allocator, NativeOptions* options, nint* table)
     {
+        bool complete = allocator != null && allocator->Allocate != null && allocator->Release != null && allocator->Address != null;
+        var callbacks = complete ? *allocator : default;
+        return Create(options, table, complete ? null : "allocator is NULL or lacks a callback: allocate, release and address are all required",
+            o => new PageTable(new CallbackTableSource(callbacks), o));
+    }
+
+    /// <summary>
+    /// What every create entry point does around making its table: clears the handle (or
+    /// refuses a NULL one), refuses what the entry point found wrong, reads the options, and
+    /// stores the new table's handle.
+    /// </summary>
+    private static int Create(NativeOptions* options, nint* table, string? refusal, Func<PageTableOptions, PageTable> make)
+    {
         try
         {
             if (table == null)
                 return LastError.Set(Status.InvalidArgument, "table is NULL: pass where to store the new handle");
             *table = 0;
-            if (allocator == null || allocator->Allocate == null || allocator->Release == null || allocator->Address == null)
-                return LastError.Set(Status.InvalidArgument, "allocator is NULL or lacks a callback: allocate, release and address are all required");
+            if (refusal != null)
+                return LastError.Set(Status.InvalidArgument, refusal);
             if (Options(options, out var o) is var s and not Status.Ok)
                 return s;
-            *table = Handles.Add(new PageTable(new CallbackTableSource(*allocator), o));
+            *table = Handles.Add(make(o));
             return Status.Ok;
         }
         catch (Exception e)
