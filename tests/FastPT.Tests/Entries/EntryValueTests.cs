@@ -26,6 +26,30 @@ public class EntryValueTests
     }
 
     [Fact]
+    public void MappingRightsGiveTheKernelsPageProtections()
+    {
+        // vm_get_page_prot without exec: shared writable mappings are RW, private ones never (COW).
+        Assert.Equal(
+            [PgProt.None, PgProt.ReadOnly, PgProt.Shared, PgProt.Shared],
+            new[] { PgProt.ForShared(false, false), PgProt.ForShared(true, false), PgProt.ForShared(false, true), PgProt.ForShared(true, true) });
+        Assert.Equal(
+            [PgProt.None, PgProt.Copy, PgProt.Copy, PgProt.Copy],
+            new[] { PgProt.ForPrivate(false, false), PgProt.ForPrivate(true, false), PgProt.ForPrivate(false, true), PgProt.ForPrivate(true, true) });
+    }
+
+    [Fact]
+    public void AnEntrysFrameIgnoresFlagsAndTheBitsAboveTheAddress()
+    {
+        ulong e = Pte.NoExecute | (0xBUL << Pte.PkeyShift) | 0x000F_FFFF_FFFF_F000 | Pte.SoftDirty | 0xFFF;
+        Assert.Equal(0xFF_FFFF_FFFFUL, Pte.Pfn(e));
+        Assert.Equal(0x000F_FFFF_FFFF_F000UL, Pte.PhysicalAddress(e));
+        Assert.Equal(0x12345UL, Pte.Pfn(L1tf.PfnEntry(0x12345, PgProt.Shared)));
+        Assert.Equal(0xB, Pte.ProtectionKey(e));
+        Assert.Equal(3, Pte.ProtectionKey(Pte.WithProtectionKey(e, 3)));
+        Assert.Equal(e & ~Pte.PkeyMask, Pte.WithProtectionKey(e, 0));
+    }
+
+    [Fact]
     public void UffdWpWriteFaultFlowOnASharedPage()
     {
         // A writable dirty shared page is write-protected, then unprotected and written again.
