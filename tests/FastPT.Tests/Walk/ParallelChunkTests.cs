@@ -269,15 +269,7 @@ public unsafe class ParallelChunkTests
             var tables = new FastPT.Tests.Memory.FailingTableSource(native);
             using var s = Build(tables);
             tables.FailOn = failOn;
-            var starts = new ulong[8];
-            int count = 0;
-            long calls = 0;
-            var flush = new FlushPlan();
-            fixed (ulong* p = starts)
-            {
-                var op = new ChunkLogOp(p, &count, &calls, split: true);
-                ends.Add((ParallelWalker.Walk(s, Base + G, Base + 3 * G, ref op, flush, degree), flush.Ranges.ToArray()));
-            }
+            ends.Add(SplitEverything(s, Base + G, Base + 3 * G, degree));
             Assert.True(tables.Failed);
             Assert.True(s.Verify().IsValid);
         }
@@ -296,18 +288,25 @@ public unsafe class ParallelChunkTests
         {
             using var tables = new NativeTableSource();
             using var s = Build(tables);
-            var starts = new ulong[8];
-            int count = 0;
-            long calls = 0;
-            var flush = new FlushPlan();
-            fixed (ulong* p = starts)
-            {
-                var op = new ChunkLogOp(p, &count, &calls, split: true);
-                Assert.True(ParallelWalker.Walk(s, Base, Base + 2 * G, ref op, flush, degree).Complete);
-            }
-            plans.Add(flush.Ranges.ToArray());
+            var (r, plan) = SplitEverything(s, Base, Base + 2 * G, degree);
+            Assert.True(r.Complete);
+            plans.Add(plan);
         }
         Assert.True(plans[0].Length > 100);
         Assert.Equal(plans[0], plans[1]);
+    }
+
+    /// <summary>A walk that splits every huge leaf it meets and changes nothing else: its result and flush plan.</summary>
+    private static (WalkResult, FlushRange[]) SplitEverything(AddressSpace s, ulong start, ulong end, int degree)
+    {
+        var starts = new ulong[8];
+        int count = 0;
+        long calls = 0;
+        var flush = new FlushPlan();
+        fixed (ulong* p = starts)
+        {
+            var op = new ChunkLogOp(p, &count, &calls, split: true);
+            return (ParallelWalker.Walk(s, start, end, ref op, flush, degree), flush.Ranges.ToArray());
+        }
     }
 }
