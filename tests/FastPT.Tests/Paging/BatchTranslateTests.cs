@@ -63,4 +63,30 @@ public sealed class BatchTranslateTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => _space.Translate([Base + 4096, 0x8000_0000_0000], AccessType.Read, CpuMode.UserMode, new TranslateResult[2]));
         Assert.Equal(leaf, _space.Entry(Base + 4096, 1));   // no walk ran: no A set
     }
+
+    [Fact]
+    public unsafe void AFaultFirstInAGigabyteLeavesNoCachedPathThatSkipsAccessedAbove()
+    {
+        // Upper entries without A; the first address faults (not present), the second, in the
+        // same 1 GiB, translates: the batch must set A at every level, as two single calls do.
+        ulong[] vas = [Base + 64 * 4096, Base + 4096];
+        var results = new TranslateResult[2];
+        using var tables = new NativeTableSource();
+        using var batch = new AddressSpace(tables);
+        using var single = new AddressSpace(tables);
+        foreach (var s in new[] { batch, single })
+        {
+            s.Map(Base + 4096, 0x1_0000_1000, PageSize.Size4K, Pte.Present | Pte.Writable | Pte.User);
+            for (int level = 4; level >= 2; level--)
+                *s.TryGetEntry(Base, level) &= ~Pte.Accessed;
+        }
+        batch.Translate(vas, AccessType.Read, CpuMode.UserMode, results);
+        Assert.Equal([single.Translate(vas[0], AccessType.Read, CpuMode.UserMode), single.Translate(vas[1], AccessType.Read, CpuMode.UserMode)], results);
+        Assert.False(results[0].Success);
+        for (int level = 4; level >= 1; level--)
+        {
+            Assert.Equal(*single.TryGetEntry(Base + 4096, level) & ~Pte.PfnMask, *batch.TryGetEntry(Base + 4096, level) & ~Pte.PfnMask); // links differ in address only
+            Assert.True((*batch.TryGetEntry(Base + 4096, level) & Pte.Accessed) != 0, $"level {level} has no A");
+        }
+    }
 }
