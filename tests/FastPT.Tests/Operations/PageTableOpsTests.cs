@@ -180,4 +180,36 @@ public unsafe class PageTableOpsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => PageTableOps.ChangeProtection(space, (1UL << 47) - 4096, (1UL << 47) + 4096, Protect, new FlushPlan()));
         Assert.Equal(1, src.TablesInUse);
     }
+
+    [Theory]
+    [InlineData(PageSize.Size2M, false)]
+    [InlineData(PageSize.Size2M, true)]
+    [InlineData(PageSize.Size1G, false)]
+    [InlineData(PageSize.Size1G, true)]
+    public unsafe void ACoveredHugeLeafMovesWholeAndOwesAFlushEachWay(PageSize size, bool shared)
+    {
+        // R/W is one of the bits whose change Linux flushes either way (pte_flags_need_flush); a
+        // read-only leaf is not moved and owes nothing.
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        ulong va = 0x40_0000_0000, bytes = size.Bytes();
+        space.Map(va, 0x8000_0000, size, PgProt.Shared);
+        var options = new WalkOptions { SharedTables = shared };
+        var flush = new FlushPlan();
+        var r = PageTableOps.WriteProtect(space, va, va + bytes, protect: true, flush, options);
+        Assert.Equal(((long)(bytes >> 12), 0), (r.EntriesChanged, r.HugeSplits));
+        Assert.Equal([new FlushRange(va, va + bytes)], flush.Ranges.ToArray());
+        ulong leaf = *space.TryGetEntry(va, size == PageSize.Size2M ? 2 : 3);
+        Assert.Equal((0UL, Pte.UffdWp), (leaf & Pte.Writable, leaf & Pte.UffdWp));
+        flush.Clear();
+        r = PageTableOps.WriteProtect(space, va, va + bytes, protect: false, flush, options);
+        Assert.Equal((long)(bytes >> 12), r.EntriesChanged);
+        Assert.Equal([new FlushRange(va, va + bytes)], flush.Ranges.ToArray());
+        leaf = *space.TryGetEntry(va, size == PageSize.Size2M ? 2 : 3);
+        Assert.Equal((Pte.Writable, 0UL), (leaf & Pte.Writable, leaf & Pte.UffdWp));
+        *space.TryGetEntry(va, size == PageSize.Size2M ? 2 : 3) &= ~Pte.Writable;
+        flush.Clear();
+        r = PageTableOps.WriteProtect(space, va, va + bytes, protect: true, flush, options);
+        Assert.Equal((0L, 0), (r.EntriesChanged, flush.Ranges.Length));
+    }
 }

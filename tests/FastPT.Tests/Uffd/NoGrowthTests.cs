@@ -40,9 +40,14 @@ public class NoGrowthTests
 
         Calls(1000); // warm: the plan reaches its size once
         long tables = mm.TablesInUse;
+        // The runtime may allocate once on this thread while tiered code settles (a CI run under
+        // load saw 3,728 bytes in these 100,000 calls, none in other runs). Growth with calls does
+        // not fit under 16 KiB: one object per call is at least 2.4 MB here, and a plan that keeps
+        // every range (the old leak) doubles its array to over a million bytes.
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); // exact, and blind to tests running beside this one
         Calls(100_000);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        Assert.True(allocated < 16 << 10, $"{allocated} bytes allocated in 100,000 warm calls");
         Assert.Equal(tables, mm.TablesInUse); // and no native growth: the tables are the same ones
     }
 }
