@@ -40,10 +40,9 @@ public class NoGrowthTests
 
         Calls(1000); // warm: the plan reaches its size once
         long tables = mm.TablesInUse;
-        // The runtime may allocate once on this thread while tiered code settles (a CI run under
-        // load saw 3,728 bytes in these 100,000 calls, none in other runs). Growth with calls does
-        // not fit under 16 KiB: one object per call is at least 2.4 MB here, and a plan that keeps
-        // every range (the old leak) doubles its array to over a million bytes.
+        // A CI run under load once saw 3,728 bytes in these 100,000 calls, none in other runs
+        // (cause not found; a one-off runtime allocation on this thread is the suspect). Growth
+        // with calls does not fit under 16 KiB: one object per call is at least 2.4 MB here.
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread(); // exact, and blind to tests running beside this one
         Calls(100_000);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;

@@ -69,6 +69,39 @@ public unsafe class ParallelChunkTests
         }
     }
 
+    /// <summary>
+    /// Where the copies of a <see cref="ChunkLogOp"/> note their starts and count their calls:
+    /// native memory, so every copy, on any thread, points at the same place.
+    /// </summary>
+    private sealed class ChunkLog : IDisposable
+    {
+        private const int Capacity = 16;
+        private readonly ulong* _memory = (ulong*)System.Runtime.InteropServices.NativeMemory.AllocZeroed((Capacity + 2) * sizeof(ulong));
+
+        private int* CountSlot => (int*)(_memory + Capacity);
+
+        public long* Calls => (long*)(_memory + Capacity + 1);
+
+        public int Count
+        {
+            get => *CountSlot;
+            set => *CountSlot = value;
+        }
+
+        public ChunkLogOp Op(bool populate = false, bool split = false, bool freeEmpty = false, ulong throwFrom = ulong.MaxValue, bool splitPartial = false) =>
+            new(_memory, CountSlot, Calls, populate, split, freeEmpty, throwFrom, splitPartial);
+
+        /// <summary>The chunk starts noted, in address order.</summary>
+        public ulong[] Starts()
+        {
+            var found = new Span<ulong>(_memory, Count).ToArray();
+            Array.Sort(found);
+            return found;
+        }
+
+        public void Dispose() => System.Runtime.InteropServices.NativeMemory.Free(_memory);
+    }
+
     /// <summary>A native source that counts the tables allocated once the op has seen a leaf.</summary>
     private sealed class WatchingSource(NativeTableSource inner, long* leafCalls) : ITableSource
     {
@@ -113,17 +146,10 @@ public unsafe class ParallelChunkTests
     {
         using var tables = new NativeTableSource();
         using var s = Build(tables);
-        var starts = new ulong[16];
-        int count = 0;
-        long calls = 0;
-        fixed (ulong* p = starts)
-        {
-            var op = new ChunkLogOp(p, &count, &calls, freeEmpty: freeEmpty);
-            Assert.True(ParallelWalker.Walk(s, start, end, ref op, null, degree).Complete);
-        }
-        var found = starts[..count];
-        Array.Sort(found);
-        return found;
+        using var log = new ChunkLog();
+        var op = log.Op(freeEmpty: freeEmpty);
+        Assert.True(ParallelWalker.Walk(s, start, end, ref op, null, degree).Complete);
+        return log.Starts();
     }
 
     public static TheoryData<ulong, ulong, int, ulong[]> Cuts() => new()
@@ -171,24 +197,19 @@ public unsafe class ParallelChunkTests
     public void EveryTableIsMadeBeforeTheFirstChunkRuns(string what, ulong start, ulong end)
     {
         using var native = new NativeTableSource();
-        long calls = 0;
-        var tables = new WatchingSource(native, &calls);
+        using var log = new ChunkLog();
+        var tables = new WatchingSource(native, log.Calls);
         using var s = Build(tables);
-        int before = tables.Allocated, count = 0;
-        var starts = new ulong[8];
-        WalkResult r;
-        fixed (ulong* p = starts)
-        {
-            var op = new ChunkLogOp(p, &count, &calls, populate: what.StartsWith("populate", StringComparison.Ordinal),
-                split: what.StartsWith("split the", StringComparison.Ordinal) || what.StartsWith("split 2", StringComparison.Ordinal),
-                splitPartial: what.StartsWith("split partly", StringComparison.Ordinal));
-            r = ParallelWalker.Walk(s, start, end, ref op, null, 4);
-        }
+        int before = tables.Allocated;
+        var op = log.Op(populate: what.StartsWith("populate", StringComparison.Ordinal),
+            split: what.StartsWith("split the", StringComparison.Ordinal) || what.StartsWith("split 2", StringComparison.Ordinal),
+            splitPartial: what.StartsWith("split partly", StringComparison.Ordinal));
+        var r = ParallelWalker.Walk(s, start, end, ref op, null, 4);
         Assert.True(r.Complete);
         Assert.True(tables.Allocated > before, what);
         Assert.Equal(tables.Allocated - before, r.TablesAllocated);
         Assert.Equal(0, tables.AllocatedDuringChunks);
-        Assert.True(count > 1);
+        Assert.True(log.Count > 1);
         Assert.True(s.Verify().IsValid);
     }
 
@@ -199,19 +220,14 @@ public unsafe class ParallelChunkTests
     {
         using var tables = new NativeTableSource();
         using var s = Build(tables);
-        var starts = new ulong[8];
-        int count = 0;
-        long calls = 0;
-        fixed (ulong* p = starts)
-        {
-            var bad = new ChunkLogOp(p, &count, &calls, throwFrom: Base + fromMiB * M);
-            var e = Assert.Throws<InvalidOperationException>(() => ParallelWalker.Walk(s, Base, Base + 3 * G, ref bad, null, 4));
-            Assert.StartsWith("planted at 0x", e.Message, StringComparison.Ordinal);
-            count = 0;
-            var good = new ChunkLogOp(p, &count, &calls);
-            Assert.True(ParallelWalker.Walk(s, Base, Base + 3 * G, ref good, null, 4).Complete);
-        }
-        Assert.Equal(4, count);
+        using var log = new ChunkLog();
+        var bad = log.Op(throwFrom: Base + fromMiB * M);
+        var e = Assert.Throws<InvalidOperationException>(() => ParallelWalker.Walk(s, Base, Base + 3 * G, ref bad, null, 4));
+        Assert.StartsWith("planted at 0x", e.Message, StringComparison.Ordinal);
+        log.Count = 0;
+        var good = log.Op();
+        Assert.True(ParallelWalker.Walk(s, Base, Base + 3 * G, ref good, null, 4).Complete);
+        Assert.Equal(4, log.Count);
     }
 
     [Theory]
@@ -299,14 +315,9 @@ public unsafe class ParallelChunkTests
     /// <summary>A walk that splits every huge leaf it meets and changes nothing else: its result and flush plan.</summary>
     private static (WalkResult, FlushRange[]) SplitEverything(AddressSpace s, ulong start, ulong end, int degree)
     {
-        var starts = new ulong[8];
-        int count = 0;
-        long calls = 0;
+        using var log = new ChunkLog();
         var flush = new FlushPlan();
-        fixed (ulong* p = starts)
-        {
-            var op = new ChunkLogOp(p, &count, &calls, split: true);
-            return (ParallelWalker.Walk(s, start, end, ref op, flush, degree), flush.Ranges.ToArray());
-        }
+        var op = log.Op(split: true);
+        return (ParallelWalker.Walk(s, start, end, ref op, flush, degree), flush.Ranges.ToArray());
     }
 }
