@@ -78,6 +78,28 @@ public sealed unsafe class DirtyLogWriteProtectTests
     }
 
     [Fact]
+    public void Get_ORs_into_the_callers_bitmap_and_a_page_written_again_before_its_Clear_stays_reported()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        Assert.Equal(DirtyLogFault.OutsideSlots, log.HandleWriteFault(Base + 8 * TwoMiB, flush));   // the slot's end is past it
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 5 * 4096, flush));
+        Assert.Equal([5UL], Get(log, 0, flush));
+        // Another vCPU's fault on the page already given back marks it again while it is pending.
+        Assert.Equal(DirtyLogFault.Resolved, log.HandleWriteFault(Base + 5 * 4096, flush));
+        Assert.Equal([5UL], Get(log, 0, flush));
+        var bitmap = new ulong[log.Pages(0) / 64];
+        bitmap[0] = (1UL << 5) | (1UL << 7);
+        bitmap[3] = 1;
+        Assert.True(log.Get(0, bitmap, flush).Complete);
+        Assert.Equal((1UL << 5) | (1UL << 7), bitmap[0]);
+        Assert.Equal(1UL, bitmap[3]);
+    }
+
+    [Fact]
     public void Faults_that_are_not_the_logs_are_left_alone()
     {
         using var tables = new NativeTableSource();

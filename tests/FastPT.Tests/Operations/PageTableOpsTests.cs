@@ -213,4 +213,32 @@ public unsafe class PageTableOpsTests
         r = PageTableOps.WriteProtect(space, va, va + bytes, protect: true, flush, options);
         Assert.Equal((0L, 0), (r.EntriesChanged, flush.Ranges.Length));
     }
+
+    /// <summary>
+    /// The raw write-protect walks past holes at every level and past a PTE table a zap left
+    /// empty, making no table (nothing needs a marker) and freeing none (the table is the
+    /// caller's), and protects what lies beyond them.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public unsafe void AWriteProtectOverHolesAndAnEmptyTableNeitherMakesNorFreesATable(bool protect)
+    {
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        ulong va = 0x40_0000_0000, far = va + (1UL << 39) + 3 * GiB + 5 * 4096;   // another 512 GiB, another 1 GiB
+        ulong prot = protect ? PgProt.Shared : (PgProt.Shared & ~Pte.Writable) | Pte.UffdWp;
+        space.Map(va, 0x8000_0000, PageSize.Size4K, prot);
+        space.Map(far, 0x8000_1000, PageSize.Size4K, prot);
+        var flush = new FlushPlan();
+        PageTableOps.Zap(space, va, va + 4096, ZapParams.Unmap, flush, freeEmptyTables: false);
+        long before = tables.TablesInUse;
+        flush.Clear();
+        var r = PageTableOps.WriteProtect(space, va, far + 4096, protect, flush);
+        Assert.Equal((WalkStatus.Complete, far + 4096, 1L, 0L), (r.Status, r.WalkEnd, r.EntriesChanged, r.TablesAllocated));
+        Assert.Equal(before, tables.TablesInUse);
+        Assert.True(space.TryGetEntry(va, 1) != null, "the empty table was freed");
+        Assert.Equal(protect ? 0 : Pte.Writable, *space.TryGetEntry(far, 1) & Pte.Writable);
+        Assert.Equal([new FlushRange(far, far + 4096)], flush.Ranges.ToArray());
+    }
 }
