@@ -99,6 +99,56 @@ public sealed unsafe class DirtyLogWriteProtectTests
         Assert.Equal(1UL, bitmap[3]);
     }
 
+    /// <summary>
+    /// A Clear's runs going from 4 KiB pages into two huge leaves (naming only part of the
+    /// second) and from a huge leaf into 4 KiB pages: the pages are protected one by one and
+    /// each leaf whole, at its level (no table is made); the leaves' pages the mask did not name
+    /// stay in the log.
+    /// </summary>
+    [Fact]
+    public void A_Clear_run_into_huge_leaves_protects_each_leaf_whole_and_keeps_its_unnamed_pages()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        for (ulong p = 4096; p < 4096 + 8; p++)   // 4 KiB pages after the last 2 MiB leaf
+            space.Map(Base + p * 4096, 0x2_0000_0000 + p * 4096, PageSize.Size4K, PgProt.Shared);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 9 * TwoMiB, flush);
+        ulong[] small = [.. Enumerable.Range(1000, 24).Select(p => (ulong)p), 4096, 4097, 4098, 4099];
+        foreach (ulong p in small)
+            Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + p * 4096, flush));
+        foreach (ulong leaf in new ulong[] { 2, 3, 7 })
+            Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + leaf * TwoMiB + 0x1234, flush));
+        Assert.Equal(small.Length + 3 * 512, Get(log, 0, flush).Count);
+
+        var mask = new ulong[log.Pages(0) / 64];
+        foreach (var (from, to) in new[] { (1000, 1600), (3800, 4099) })
+        {
+            for (int p = from; p <= to; p++)
+                mask[p >> 6] |= 1UL << (p & 63);
+        }
+        long tablesBefore = tables.TablesInUse;
+        flush.Clear();
+        Assert.Equal(601 + 300, log.Clear(0, 0, mask, flush));
+        Assert.Equal(tablesBefore, tables.TablesInUse);
+        Assert.Equal([new FlushRange(Base + 1000 * 4096, Base + 4 * TwoMiB), new FlushRange(Base + 7 * TwoMiB, Base + 4100 * 4096)],
+            flush.Ranges.ToArray());
+        foreach (ulong p in small)
+            Assert.False(Writable(space, Base + p * 4096), $"page {p} left the log but stays writable");
+        foreach (ulong leaf in new ulong[] { 2, 3, 7 })
+        {
+            ulong e = *space.FindLeaf(Base + leaf * TwoMiB, out int level);
+            Assert.Equal((2, 0UL, Pte.UffdWp), (level, e & Pte.Writable, e & Pte.UffdWp));
+        }
+        var left = Enumerable.Range(1601, 2048 - 1601).Concat(Enumerable.Range(3584, 3800 - 3584)).Select(p => (ulong)p);
+        Assert.Equal(left.ToHashSet(), Get(log, 0, flush));
+
+        // A write to the part that left the log gives the leaf back whole and logs all of it again.
+        Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + 3 * TwoMiB + 5 * 4096, flush));
+        Assert.Equal(512, Get(log, 0, flush).Count(p => p >= 1536 && p < 2048));
+    }
+
     [Fact]
     public void Faults_that_are_not_the_logs_are_left_alone()
     {
