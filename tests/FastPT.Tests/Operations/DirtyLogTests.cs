@@ -299,6 +299,52 @@ public sealed unsafe class DirtyLogTests
     }
 
     [Fact]
+    public void Page4K_splits_a_1GiB_leaf_down_to_4K_pages_where_the_slot_lies_and_leaves_the_rest_2MiB()
+    {
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        const ulong GiB = 1UL << 30;
+        space.Map(Base + GiB, 0x1_0000_0000, PageSize.Size1G, PgProt.Shared);
+        var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K);
+        var flush = new FlushPlan();
+        ulong start = Base + GiB + 3 * TwoMiB + 5 * 4096;
+        log.AddSlot(0, start, TwoMiB, flush);   // inside the 2 MiB pieces 3 and 4
+        Assert.Equal([new FlushRange(Base + GiB, Base + 2 * GiB)], flush.Ranges.ToArray());
+        for (ulong piece = 0; piece < 512; piece++)
+        {
+            space.FindLeaf(Base + GiB + piece * TwoMiB, out int level);
+            Assert.True(level == (piece is 3 or 4 ? 1 : 2), $"2 MiB piece {piece} is at level {level}");
+        }
+        Write(space, start + 510 * 4096);   // in piece 4
+        Assert.Equal([510UL], Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Slots_may_touch_and_each_logs_only_its_own_pages()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base + 64 * 4096, 64 * 4096, flush);
+        log.AddSlot(1, Base, 64 * 4096, flush);               // ends where slot 0 begins
+        log.AddSlot(2, Base + 128 * 4096, 64 * 4096, flush);  // begins where slot 0 ends
+        Assert.Contains("overlaps slot 0", Assert.Throws<ArgumentException>(() => log.AddSlot(3, Base + 127 * 4096, 4096, flush)).Message);
+        Assert.Contains("overlaps slot 1", Assert.Throws<ArgumentException>(() => log.AddSlot(3, Base + 63 * 4096, 4096, flush)).Message);
+        foreach (ulong p in new ulong[] { 63, 64, 127, 128 })
+            Write(space, Base + p * 4096);
+        Assert.Equal([63UL], Get(log, 1, flush));
+        Assert.Equal([0UL, 63], Get(log, 0, flush));
+        Assert.Equal([0UL], Get(log, 2, flush));
+        log.RemoveSlot(0);
+        Assert.Throws<ArgumentException>(() => log.Pages(0));
+        Assert.Equal([63UL], Get(log, 1, flush));   // the others keep their logs
+        Assert.Equal([0UL], Get(log, 2, flush));
+        log.AddSlot(0, Base + 64 * 4096, 64 * 4096, flush);
+        Assert.Empty(Get(log, 0, flush));   // a slot starts clean
+    }
+
+    [Fact]
     public void Bad_input_throws_a_clear_error_and_changes_nothing()
     {
         using var tables = new NativeTableSource();
