@@ -189,6 +189,10 @@ public unsafe class HarvestTests
                 Assert.True(Bit(bitmap, i * 512 + k) == had, $"{which} leaf {i} page {k}");
         }
         RacingTables.AssertEveryChangeCommitted($"harvest {which} of covered 2 MiB leaves", before, slots);
+        // Clearing D owes a flush of each leaf that had it (a cached dirty translation would skip
+        // setting D again); clearing A owes none.
+        FlushRange[] owed = which == HarvestBit.Dirty ? [new(Base, Base + TwoMiB), new(Base + 2 * TwoMiB, Base + 4 * TwoMiB)] : [];
+        Assert.Equal(owed, flush.Ranges.ToArray());
     }
 
     private static int KernelTestDataSeed() => Kernels.KernelTestData.Seed + 31;
