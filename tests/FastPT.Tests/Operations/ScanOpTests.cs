@@ -145,14 +145,7 @@ public sealed unsafe class ScanOpTests
     public void WriteProtectMatchingFlushesOneRangePerTableFromTheFirstProtectedPageToTheLast(PageCategories returned)
     {
         using var tables = new NativeTableSource();
-        using var space = new AddressSpace(tables);
-        for (ulong p = 0; p < 1024; p++)
-        {
-            space.Map(Base + (p << 12), 0x1_0000_0000 + (p << 12), PageSize.Size4K, PgProt.Shared);
-            ulong* e = space.FindLeaf(Base + (p << 12), out _);
-            if (p is not (0 or 70 or 200 or 600))
-                *e = LinuxPte.MkUffdWp(*e);
-        }
+        using var space = WrittenAt(tables, 0, 70, 200, 600);
         var regions = new PageRegion[16];
         var flush = new FlushPlan();
         var request = new PagemapScanRequest(Mask: PageCategories.Written, Return: returned, WriteProtectMatching: true);
@@ -164,6 +157,48 @@ public sealed unsafe class ScanOpTests
         flush.Clear();
         r = PageTableOps.Scan(space, Base, Base + 2 * TwoMiB, request, regions, flush);
         Assert.Equal((0, 0), (r.RegionCount, flush.Count));
+    }
+
+    /// <summary>Two PTE tables from Base, every page present and protected except the written ones.</summary>
+    private static AddressSpace WrittenAt(NativeTableSource tables, params ulong[] written)
+    {
+        var space = new AddressSpace(tables);
+        for (ulong p = 0; p < 1024; p++)
+        {
+            space.Map(Base + (p << 12), 0x1_0000_0000 + (p << 12), PageSize.Size4K, PgProt.Shared);
+            ulong* e = space.FindLeaf(Base + (p << 12), out _);
+            if (!written.Contains(p))
+                *e = LinuxPte.MkUffdWp(*e);
+        }
+        return space;
+    }
+
+    /// <summary>
+    /// A scan that its buffer or page limit stops inside a PTE table write-protects only the
+    /// pages it reported: the written pages after walk_end stay written for the next scan.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 0, 600UL, 3)]     // the buffer holds three regions: the fourth page stops the scan
+    [InlineData(16, 2, 200UL, 2)]    // two pages allowed: the third written page stops the scan
+    [InlineData(16, 3, 600UL, 3)]
+    public void AScanStoppedInsideATableProtectsOnlyWhatItReported(int capacity, long maxPages, ulong walkEndPage, int reported)
+    {
+        using var tables = new NativeTableSource();
+        ulong[] written = [0, 70, 200, 600];
+        using var space = WrittenAt(tables, written);
+        var regions = new PageRegion[capacity];
+        var flush = new FlushPlan();
+        var request = new PagemapScanRequest(Mask: PageCategories.Written, Return: PageCategories.Written, MaxPages: maxPages, WriteProtectMatching: true);
+        var r = PageTableOps.Scan(space, Base, Base + 2 * TwoMiB, request, regions, flush);
+        Assert.Equal(new PagemapScanResult(WalkStatus.Stopped, reported, reported, Base + walkEndPage * 4096), r);
+        for (int i = 0; i < written.Length; i++)
+        {
+            ulong e = *space.FindLeaf(Base + written[i] * 4096, out _);
+            Assert.True(((e & Pte.UffdWp) != 0) == i < reported, $"page {written[i]}: 0x{e:X}");
+        }
+        flush.Clear();
+        r = PageTableOps.Scan(space, Base, Base + 2 * TwoMiB, request with { MaxPages = 0 }, new PageRegion[16], flush);
+        Assert.Equal(written.Length - reported, r.RegionCount);
     }
 
     /// <summary>
