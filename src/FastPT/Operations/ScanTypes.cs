@@ -12,12 +12,9 @@ public readonly record struct PagemapScanRequest(
     long MaxPages = 0,
     bool WriteProtectMatching = false)
 {
-    /// <summary>pagemap_scan_is_interesting_page.</summary>
-    public bool Matches(PageCategories categories)
-    {
-        var c = categories ^ Inverted;
-        return (c & Mask) == Mask && (AnyOf == PageCategories.None || (c & AnyOf) != 0);
-    }
+    /// <summary>pagemap_scan_is_interesting_page: whether a page of these categories is kept (the scan kernels' own rule).</summary>
+    public bool Matches(PageCategories categories) =>
+        new ScanParams { Mask = Mask, AnyOf = AnyOf, Inverted = Inverted }.Keeps(categories);
 
     /// <summary>Unknown category bits or a negative page limit are bad input (the ioctl's EINVAL).</summary>
     internal void Validate()

@@ -247,4 +247,24 @@ public sealed unsafe class ScanOpTests
         Assert.Equal(0UL, *space.FindLeaf(Base + TwoMiB, out int level));
         Assert.Equal(2, level);
     }
+    /// <summary>pagemap_scan_is_interesting_page: every category of the mask (after inversion), and one of any-of if it names any.</summary>
+    [Theory]
+    [InlineData(PageCategories.Written, PageCategories.None, PageCategories.None, PageCategories.Written | PageCategories.Present, true)]
+    [InlineData(PageCategories.Written | PageCategories.Present, PageCategories.None, PageCategories.None, PageCategories.Written, false)]
+    [InlineData(PageCategories.Written, PageCategories.None, PageCategories.Written, PageCategories.Present, true)]   // inverted: not written
+    [InlineData(PageCategories.Written, PageCategories.None, PageCategories.Written, PageCategories.Written, false)]
+    [InlineData(PageCategories.None, PageCategories.Huge | PageCategories.Swapped, PageCategories.None, PageCategories.Swapped, true)]
+    [InlineData(PageCategories.None, PageCategories.Huge | PageCategories.Swapped, PageCategories.None, PageCategories.Present, false)]
+    [InlineData(PageCategories.None, PageCategories.Huge, PageCategories.Huge, PageCategories.Present, true)]       // any-of after inversion
+    [InlineData(PageCategories.None, PageCategories.None, PageCategories.None, PageCategories.None, true)]
+    public void MatchesKeepsWhatTheScanKeeps(PageCategories mask, PageCategories anyOf, PageCategories inverted, PageCategories page, bool kept)
+    {
+        var request = new PagemapScanRequest(mask, anyOf, inverted);
+        Assert.Equal(kept, request.Matches(page));
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        var regions = new PageRegion[1];
+        var r = PageTableOps.Scan(space, Base, Base + 4096, request, regions, new FlushPlan(), new ScanContext(page & PageCategories.WpAllowed));
+        Assert.Equal(request.Matches(page & PageCategories.WpAllowed), r.RegionCount == 1);   // a hole has only the VMA's categories
+    }
 }

@@ -108,7 +108,7 @@ internal static unsafe class ScanReference
                 // The whole empty upper entry at this level, clipped to the range: one output.
                 ulong size = 1UL << AddressSpace.Shift(level);
                 ulong next = Math.Min((va & ~(size - 1)) + size, end);
-                if (request.Matches(holeCats))
+                if (Interesting(request, holeCats))
                 {
                     ulong e = next;
                     bool go = o.Out(holeCats & request.Return, va, ref e);
@@ -127,7 +127,7 @@ internal static unsafe class ScanReference
                 ulong leaf = va & ~(size - 1);
                 ulong to = Math.Min(leaf + size, end);
                 var cats = HugeCategories(*slot, p, context.HugeZeroPfn);
-                if (!request.Matches(cats))
+                if (!Interesting(request, cats))
                 {
                     va = to;
                     continue;
@@ -150,7 +150,7 @@ internal static unsafe class ScanReference
                 continue;
             }
             var c = ScanRule.Categorize(*slot, p);
-            if (request.Matches(c))
+            if (Interesting(request, c))
             {
                 ulong e = va + 4096;
                 bool go = o.Out(c & request.Return, va, ref e);
@@ -162,6 +162,13 @@ internal static unsafe class ScanReference
             va += 4096;
         }
         return Done(o, end);
+    }
+
+    /// <summary>pagemap_scan_is_interesting_page, written here apart from the engine's rule.</summary>
+    private static bool Interesting(in PagemapScanRequest r, PageCategories categories)
+    {
+        var c = categories ^ r.Inverted;
+        return (c & r.Mask) == r.Mask && (r.AnyOf == PageCategories.None || (c & r.AnyOf) != 0);
     }
 
     private static Result Done(Output o, ulong walkEnd) => new(o.Written, o.Found, walkEnd, o.Stopped);
