@@ -247,6 +247,7 @@ public sealed unsafe class ScanOpTests
         Assert.Equal(0UL, *space.FindLeaf(Base + TwoMiB, out int level));
         Assert.Equal(2, level);
     }
+
     /// <summary>pagemap_scan_is_interesting_page: every category of the mask (after inversion), and one of any-of if it names any.</summary>
     [Theory]
     [InlineData(PageCategories.Written, PageCategories.None, PageCategories.None, PageCategories.Written | PageCategories.Present, true)]
