@@ -4,10 +4,12 @@
 # the slices share stryker-config.json's tests and settings and differ only in what they mutate.
 #   mutation/run-slices.sh [slice ...]     slices: walk-paging kernels operations uffd entries
 # Run it on a copy of the repository: Stryker builds in place. Counts are scaled down
-# (FASTPT_TEST_SCALE, FASTPT_STRESS_MS) because the covering tests run once per mutant.
+# (FASTPT_TEST_SCALE, FASTPT_STRESS_MS, and the engine-vs-kernel script counts) because the
+# covering tests run once per mutant.
 set -euo pipefail -f  # -f: the globs below are for Stryker, not the shell
 cd "$(dirname "$0")"
 export FASTPT_TEST_SCALE=${FASTPT_TEST_SCALE:-0.1} FASTPT_STRESS_MS=${FASTPT_STRESS_MS:-50}
+export FASTPT_DIFF_SCRIPTS=${FASTPT_DIFF_SCRIPTS:-20} FASTPT_DIFF_EXPLORE_SCRIPTS=${FASTPT_DIFF_EXPLORE_SCRIPTS:-10} FASTPT_DIFF_SCAN_SCRIPTS=${FASTPT_DIFF_SCAN_SCRIPTS:-20}
 declare -A files=(
   [walk-paging]='**/Walk/*.cs **/Paging/*.cs'
   [kernels]='**/Kernels/*.cs !**/Kernels/*.g.cs'
