@@ -115,6 +115,29 @@ public unsafe class ChangeProtectionKernelTests
         Assert.Equal(a, b);
     }
 
+    /// <summary>
+    /// The raw-table helpers say what Linux's callers pass: unprotect resolves and may make the
+    /// page writable again in a writable, shared, registered VMA (so a protect/unprotect pair
+    /// gives a dirty shared page its R/W back); both uffd flags at once are refused.
+    /// </summary>
+    [Fact]
+    public void TheUffdHelpersCarryLinuxsFlagsAndAPairRestoresWriteAccess()
+    {
+        var un = ChangeProtectionParams.UffdUnprotect(PgProt.Shared);
+        Assert.Equal((true, false, true, false), (un.Resolve, un.Protect, un.TryWritable, un.UseMarkers));
+        Assert.Equal((true, true, true), (un.VmaWritable, un.VmaShared, un.VmaUffdWp));
+        var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, useMarkers: true);
+        Assert.Equal((false, true, false, true), (wp.Resolve, wp.Protect, wp.TryWritable, wp.UseMarkers));
+
+        ulong page = 0x1234_5000 | PgProt.Shared | FastPT.Entries.Pte.Dirty;
+        ulong protectedPage = ChangeProtectionRule.Apply(page, wp, out _);
+        Assert.Equal(0UL, protectedPage & FastPT.Entries.Pte.Writable);
+        Assert.Equal(page, ChangeProtectionRule.Apply(protectedPage, un, out _));
+
+        Assert.Contains("together", Assert.Throws<ArgumentException>(() =>
+            new ChangeProtectionParams(PgProt.Shared, ChangeProtectionFlags.UffdWp | ChangeProtectionFlags.UffdWpResolve, false, true, true, true)).Message);
+    }
+
     [Fact]
     public void IsaSelectionRejectsBadValuesClearly()
     {
