@@ -31,8 +31,7 @@ internal interface IHugeSplitter
 /// are each one output at their level, never page by page. WP_MATCHING protects in the same
 /// pass: present, swap and none entries in the kernel, a huge leaf at its level (one the scan
 /// covers only in part is split, its output taken back and its PTEs scanned instead, as
-/// Linux does), holes get markers. The output state lives with the caller across VMAs. A scan
-/// answers with its output (regions, pages found), so it counts no changed entries.
+/// Linux does), holes get markers. The output state lives with the caller across VMAs.
 /// </summary>
 [SkipLocalsInit]
 internal unsafe struct ScanOp : ILeafOp
@@ -111,6 +110,7 @@ internal unsafe struct ScanOp : ILeafOp
                 ? ScanKernels.Apply<SharedTables>(_isa, entries, count, _p, categories, kept, flush)
                 : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, _p, categories, kept, flush, ref _memo))
             : Kernel(entries, count, _noWp, categories, kept, flush);
+        changed += n;
         if (n == 0)
         {
             NoteUnwritten(count, va);
@@ -336,11 +336,13 @@ internal unsafe struct ScanOp : ILeafOp
             return HugeAction.Done;
         ulong end = to;
         bool go = _out->Output(cats & _p.Return, from, ref end);
+        changed += (long)((end - from) >> 12);
         if (end != from && _p.WriteProtect && (cats & PageCategories.Written) != 0)
         {
             if (end - from != 1UL << AddressSpace.Shift(level))
             {
                 // Only part of the leaf is kept: split it, take the output back, scan its PTEs.
+                changed -= (long)((end - from) >> 12);
                 _out->Backout(from, end);
                 switch (_splitter?.TrySplit(leafVa, level) ?? SplitOutcome.NotMine)
                 {
