@@ -1,4 +1,5 @@
 using CsCheck;
+using FastPT.Entries;
 using FastPT.Kernels;
 using Xunit;
 
@@ -129,9 +130,9 @@ public unsafe class ChangeProtectionKernelTests
         var wp = ChangeProtectionParams.UffdWriteProtect(PgProt.Shared, useMarkers: true);
         Assert.Equal((false, true, false, true), (wp.Resolve, wp.Protect, wp.TryWritable, wp.UseMarkers));
 
-        ulong page = 0x1234_5000 | PgProt.Shared | FastPT.Entries.Pte.Dirty;
+        ulong page = 0x1234_5000 | PgProt.Shared | Pte.Dirty;
         ulong protectedPage = ChangeProtectionRule.Apply(page, wp, out _);
-        Assert.Equal(0UL, protectedPage & FastPT.Entries.Pte.Writable);
+        Assert.Equal(0UL, protectedPage & Pte.Writable);
         Assert.Equal(page, ChangeProtectionRule.Apply(protectedPage, un, out _));
 
         Assert.Contains("together", Assert.Throws<ArgumentException>(() =>
