@@ -10,7 +10,8 @@ public sealed unsafe partial class MemoryModel
     /// <summary>
     /// The /proc/pid/pagemap entry Linux would report for va, as read with CAP_SYS_ADMIN
     /// (PFNs and swap fields shown). Soft-dirty is never set: CONFIG_MEM_SOFT_DIRTY is off on
-    /// the reference kernel.
+    /// the reference kernel. MMAP_EXCLUSIVE means "this page is mapped once": every file page is
+    /// (each memfd is mapped by one VMA range), and the zero pages have no mapcount to count.
     /// </summary>
     public ulong Pagemap(ulong va)
     {
@@ -23,11 +24,12 @@ public sealed unsafe partial class MemoryModel
         {
             ulong sub = (va >> 12) & ((1UL << (9 * (level - 1))) - 1);
             ulong flags = PagemapBits.Present | ((e & Pte.UffdWp) != 0 ? PagemapBits.UffdWp : 0);
-            // pagemap's pmd path takes pmd_page without vm_normal_page: the huge zero page reads as a file page.
-            if (vma is { Anonymous: false } || IsHugeZero(e))
+            // pagemap's pmd path takes pmd_page without vm_normal_page: the huge zero page reads
+            // as a file page, mapped by no one.
+            if (IsHugeZero(e))
                 flags |= PagemapBits.File;
             else
-                flags |= PagemapBits.MmapExclusive;
+                flags |= PagemapBits.MmapExclusive | (vma is { Anonymous: false } ? PagemapBits.File : 0);
             return flags | (HugePfn(e) + sub);
         }
         switch (LinuxPte.Classify(e))
@@ -37,8 +39,8 @@ public sealed unsafe partial class MemoryModel
             case EntryKind.Present:
             {
                 ulong flags = PagemapBits.Present | ((e & Pte.UffdWp) != 0 ? PagemapBits.UffdWp : 0);
-                if ((e & Pte.Special) == 0)
-                    flags |= vma is { Anonymous: false } ? PagemapBits.File : PagemapBits.MmapExclusive;
+                if ((e & Pte.Special) == 0) // the zero page has no struct page to report
+                    flags |= PagemapBits.MmapExclusive | (vma is { Anonymous: false } ? PagemapBits.File : 0);
                 return flags | L1tf.Pfn(e);
             }
             default:

@@ -1,4 +1,5 @@
 using FastPT.Entries;
+using FastPT.Operations;
 using FastPT.Uffd;
 using FastPT.Walk;
 using Xunit;
@@ -146,5 +147,69 @@ public class MemoryModelTests
             m.Access(Base + (ulong)p * 4096, write: false, flush);
             Assert.Equal(frames[p], m.Pagemap(Base + (ulong)p * 4096) & PagemapBits.PfnMask);
         }
+    }
+
+    private const ulong PfnMask = (1UL << 55) - 1;
+
+    /// <summary>
+    /// The whole pagemap word of each kind of page the model makes (the reports show four of
+    /// its bits; PagemapWordTests holds the flags and marker words to the kernel, which gives no
+    /// fixed PFN to compare): a huge leaf's inner pages carry their own frames, a written page is
+    /// mapped once whether anonymous or file, the zero pages are mapped by no one.
+    /// </summary>
+    [Fact]
+    public void Pagemap_words_name_each_pages_own_frame_and_who_maps_it()
+    {
+        using var m = new MemoryModel(UffdFeatures.WpAsync);
+        ulong thp = Base + (3UL << 30) + (6UL << 20); // not 1 GiB aligned: the inner page number is the low 9 bits only
+        m.Map(thp, 1024 * 4096, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        Assert.Equal(AccessOutcome.Completed, m.Access(thp + 5 * 4096, write: true, new FlushPlan()).Outcome);
+        Assert.Equal(AccessOutcome.Completed, m.Access(thp + (512 + 9) * 4096, write: false, new FlushPlan()).Outcome);
+        ulong head = m.Pagemap(thp);
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, head & ~PfnMask);
+        Assert.Equal(0UL, head & 511); // a THP's frames are 2 MiB aligned, as the kernel's are
+        foreach (int sub in new[] { 1, 5, 256, 511 })
+            Assert.Equal(head + (ulong)sub, m.Pagemap(thp + (ulong)sub * 4096));
+        foreach (int sub in new[] { 0, 9, 511 }) // the huge zero page: a file page, and no one's
+            Assert.Equal(PagemapBits.Present | PagemapBits.File | (FrameAllocator.HugeZeroPfn + (ulong)sub), m.Pagemap(thp + (ulong)(512 + sub) * 4096));
+
+        m.RegisterWriteProtect(thp, 512 * 4096);
+        m.WriteProtect(thp, 512 * 4096, protect: true, new FlushPlan());
+        Assert.Equal(head + 300 | PagemapBits.UffdWp, m.Pagemap(thp + 300 * 4096));
+
+        ulong small = Base + (1UL << 30);
+        m.Map(small, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
+        m.Access(small, write: false, new FlushPlan());
+        m.Access(small + 4096, write: true, new FlushPlan());
+        Assert.Equal(PagemapBits.Present | FrameAllocator.ZeroPfn, m.Pagemap(small)); // the zero page: no struct page to report
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, m.Pagemap(small + 4096) & ~PfnMask);
+
+        ulong file = Base + (2UL << 30);
+        m.Map(file, 4 * 4096, Backing.File, MemoryProtection.ReadWrite);
+        m.Access(file, write: true, new FlushPlan());
+        m.RegisterWriteProtect(file, 4 * 4096);
+        m.WriteProtect(file, 4 * 4096, protect: true, new FlushPlan());
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive | PagemapBits.File | PagemapBits.UffdWp, m.Pagemap(file) & ~PfnMask);
+        Assert.Equal(0x4200_0000_0000_003FUL, m.Pagemap(file + 4096)); // a marker: swap type 31 | offset 1 << 5, as the kernel reads it
+    }
+
+    /// <summary>A scan of an empty, reversed or unaligned range is refused before any page is looked at.</summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(8192, 4096)]
+    [InlineData(100, 8192)]
+    public void A_scan_of_a_bad_range_is_refused_and_protects_nothing(int from, int to)
+    {
+        using var m = new MemoryModel(UffdFeatures.WpAsync);
+        m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
+        m.RegisterWriteProtect(Base, 4 * 4096);
+        m.Access(Base, write: true, new FlushPlan());
+        ulong before = m.Pagemap(Base);
+        var flush = new FlushPlan();
+        var e = Assert.Throws<ArgumentException>(() => m.Scan(Base + (ulong)from, Base + (ulong)to,
+            new PagemapScanRequest(WriteProtectMatching: true, Return: PageCategories.All), new PageRegion[4], flush));
+        Assert.Contains("page-aligned and be non-empty", e.Message);
+        Assert.Equal(before, m.Pagemap(Base));
+        Assert.Equal(0, flush.Count);
     }
 }
