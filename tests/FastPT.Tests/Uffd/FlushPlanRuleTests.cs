@@ -111,6 +111,41 @@ public unsafe class FlushPlanRuleTests
         Assert.Equal(0, flush.Count);
     }
 
+    /// <summary>
+    /// Each verb that splits a present huge leaf it covers in part (a THP or the huge zero page)
+    /// owes every page of the leaf: the page size changes (pmdp_invalidate). Deterministic, so it
+    /// holds at any test scale (the random rounds above reach a split only now and then).
+    /// </summary>
+    [Theory]
+    [InlineData("zap", false)]
+    [InlineData("zap", true)]
+    [InlineData("protect", false)]
+    [InlineData("protect", true)]
+    [InlineData("wp", false)]
+    [InlineData("wp", true)]
+    [InlineData("unmap", false)]
+    public void A_verb_that_splits_a_present_huge_leaf_owes_all_of_it(string verb, bool hugeZero)
+    {
+        using var mm = new MemoryModel(UffdFeatures.WpAsync);
+        mm.Map(Base, 2 * TwoMiB, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        mm.RegisterWriteProtect(Base, 2 * TwoMiB);
+        mm.Access(Base + 7 * 4096, write: !hugeZero, new FlushPlan());
+        Assert.Equal(2, Snapshot(mm, Base, 512)[Base].Level);
+        var flush = new FlushPlan();
+        ulong at = Base + 5 * 4096;
+        switch (verb)
+        {
+            case "zap": mm.Zap(at, 4096, flush); break;
+            case "protect": mm.Protect(at, 4096, MemoryProtection.Read, flush); break;
+            case "wp": mm.WriteProtect(at, 4096, protect: true, flush); break;
+            default: mm.Unmap(at, 4096, flush); break;
+        }
+        Assert.Equal(1, Snapshot(mm, Base, 512)[Base + 7 * 4096].Level);
+        var ranges = flush.Ranges.ToArray();
+        for (ulong va = Base; va < Base + TwoMiB; va += 4096)
+            Assert.True(ranges.Any(x => x.Start <= va && va < x.End), $"{verb}: page 0x{va:X} of the split leaf is not in the plan {flush}");
+    }
+
     /// <summary>Each page of the region with a non-zero leaf: its value and level (pages without tables are absent).</summary>
     internal static Dictionary<ulong, (int Level, ulong Value)> Snapshot(MemoryModel mm, ulong start, ulong pages)
     {
