@@ -149,8 +149,6 @@ public class MemoryModelTests
         }
     }
 
-    private const ulong PfnMask = (1UL << 55) - 1;
-
     /// <summary>
     /// The whole pagemap word of each kind of page the model makes (the reports show four of
     /// its bits; PagemapWordTests holds the flags and marker words to the kernel, which gives no
@@ -166,7 +164,7 @@ public class MemoryModelTests
         Assert.Equal(AccessOutcome.Completed, m.Access(thp + 5 * 4096, write: true, new FlushPlan()).Outcome);
         Assert.Equal(AccessOutcome.Completed, m.Access(thp + (512 + 9) * 4096, write: false, new FlushPlan()).Outcome);
         ulong head = m.Pagemap(thp);
-        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, head & ~PfnMask);
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, head & ~PagemapBits.PfnMask);
         Assert.Equal(0UL, head & 511); // a THP's frames are 2 MiB aligned, as the kernel's are
         foreach (int sub in new[] { 1, 5, 256, 511 })
             Assert.Equal(head + (ulong)sub, m.Pagemap(thp + (ulong)sub * 4096));
@@ -182,14 +180,14 @@ public class MemoryModelTests
         m.Access(small, write: false, new FlushPlan());
         m.Access(small + 4096, write: true, new FlushPlan());
         Assert.Equal(PagemapBits.Present | FrameAllocator.ZeroPfn, m.Pagemap(small)); // the zero page: no struct page to report
-        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, m.Pagemap(small + 4096) & ~PfnMask);
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive, m.Pagemap(small + 4096) & ~PagemapBits.PfnMask);
 
         ulong file = Base + (2UL << 30);
         m.Map(file, 4 * 4096, Backing.File, MemoryProtection.ReadWrite);
         m.Access(file, write: true, new FlushPlan());
         m.RegisterWriteProtect(file, 4 * 4096);
         m.WriteProtect(file, 4 * 4096, protect: true, new FlushPlan());
-        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive | PagemapBits.File | PagemapBits.UffdWp, m.Pagemap(file) & ~PfnMask);
+        Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive | PagemapBits.File | PagemapBits.UffdWp, m.Pagemap(file) & ~PagemapBits.PfnMask);
         Assert.Equal(0x4200_0000_0000_003FUL, m.Pagemap(file + 4096)); // a marker: swap type 31 | offset 1 << 5, as the kernel reads it
     }
 
