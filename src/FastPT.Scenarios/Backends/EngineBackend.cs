@@ -93,7 +93,7 @@ public sealed class EngineBackend : IScenarioBackend
             entries[i] = Model.Pagemap(Address(region, first + i));
     }
 
-    public IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request)
+    public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
     {
         ulong start = Address(region, first);
         // As the kernel side: room for one region per page, so the output never runs out.
@@ -103,9 +103,10 @@ public sealed class EngineBackend : IScenarioBackend
             request.Mask, request.AnyOf, request.Inverted, request.Return, request.MaxPages, request.WriteProtectMatching),
             _regions, Flushed());
         ulong b = _bases[region];
-        return _regions.AsSpan(0, result.RegionCount).ToArray()
+        var runs = _regions.AsSpan(0, result.RegionCount).ToArray()
             .Select(r => new ScanRun((long)((r.Start - b) >> 12), (long)((r.End - b) >> 12) - 1, r.Categories))
             .ToList();
+        return new ScanOutcome(runs, (long)((result.WalkEnd - b) >> 12));
     }
 
     private FlushPlan Flushed()

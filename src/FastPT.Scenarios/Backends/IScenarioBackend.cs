@@ -36,8 +36,8 @@ public interface IScenarioBackend : IDisposable
     /// <summary>The raw 64-bit /proc/self/pagemap entry of each page, in order.</summary>
     void Pagemap(string region, long first, long count, Span<ulong> entries);
 
-    /// <summary>PAGEMAP_SCAN over the pages; returns the regions as the ioctl returns them.</summary>
-    IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request);
+    /// <summary>PAGEMAP_SCAN over the pages; returns the regions as the ioctl returns them, and its walk_end.</summary>
+    ScanOutcome Scan(string region, long first, long count, ScanRequest request);
 }
 
 /// <summary>Script-wide userfaultfd features (a property of the one userfaultfd).</summary>
@@ -60,6 +60,9 @@ public readonly record struct ScanRequest(
     PageCategories Inverted,
     PageCategories Return,
     long MaxPages);
+
+/// <summary>The ioctl's answer: its regions, and walk_end as a region-relative page (where a scan that max stopped would resume).</summary>
+public sealed record ScanOutcome(IReadOnlyList<ScanRun> Runs, long WalkEnd);
 
 /// <summary>One output region: pages First..Last inclusive, region-relative.</summary>
 public readonly record struct ScanRun(long First, long Last, PageCategories Categories);

@@ -171,7 +171,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
         _pagemap!.Read(r.Address(first), entries[..(int)count]);
     }
 
-    public IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request)
+    public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
     {
         var r = _regions[region];
         // A run holds at least one page, so count entries always suffice for one call.
@@ -198,7 +198,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
                 ((long)pr.End - r.Base) / KernelRegion.PageSize - 1,
                 pr.Categories));
         }
-        return runs;
+        return new ScanOutcome(runs, ((long)arg.WalkEnd - r.Base) / KernelRegion.PageSize);
     }
 
     public string? DisturbedBy()

@@ -101,7 +101,7 @@ public static class ScriptRunner
                 break;
             case ScanStatement s:
                 report.WriteLine(s.Echo);
-                foreach (var run in backend.Scan(s.Range.Region, s.Range.First, s.Range.Count, s.Request))
+                foreach (var run in backend.Scan(s.Range.Region, s.Range.First, s.Range.Count, s.Request).Runs)
                     report.WriteLine($"  {s.Range.Region} {run.First}-{run.Last} {CategoryNames.Format(run.Categories)}");
                 break;
             default:

@@ -38,10 +38,10 @@ public sealed class RunnerTests
             for (int i = 0; i < count; i++)
                 entries[i] = Entry(first + i);
         }
-        public IReadOnlyList<ScanRun> Scan(string region, long first, long count, ScanRequest request)
+        public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
         {
             Calls.Add($"scan {region}:{first}+{count} {request}");
-            return ScanResult;
+            return new ScanOutcome(ScanResult, first + count);
         }
         public string? DisturbedBy() => Disturbance;
         public void Dispose() => Calls.Add("dispose");
