@@ -96,12 +96,13 @@ public sealed class EngineBackend : IScenarioBackend
     public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
     {
         ulong start = Address(region, first);
-        // As the kernel side: room for one region per page, so the output never runs out.
-        if (_regions.Length < count)
-            _regions = new PageRegion[count];
+        // As the kernel side: room for one region per page unless the request says otherwise.
+        int vec = request.VecLength > 0 ? request.VecLength : (int)count;
+        if (_regions.Length < vec)
+            _regions = new PageRegion[vec];
         var result = Model.Scan(start, start + Bytes(count), new PagemapScanRequest(
             request.Mask, request.AnyOf, request.Inverted, request.Return, request.MaxPages, request.WriteProtectMatching),
-            _regions, Flushed());
+            _regions.AsSpan(0, vec), Flushed());
         ulong b = _bases[region];
         var runs = _regions.AsSpan(0, result.RegionCount).ToArray()
             .Select(r => new ScanRun((long)((r.Start - b) >> 12), (long)((r.End - b) >> 12) - 1, r.Categories))

@@ -52,14 +52,18 @@ public enum AccessOutcome { Completed, WpFault, Segv }
 
 public enum Protection { None, Read, ReadWrite }
 
-/// <summary>The ioctl's filters. MaxPages 0 means unlimited.</summary>
+/// <summary>
+/// The ioctl's filters. MaxPages 0 means unlimited. VecLength is the output vec's length; 0
+/// (what scripts use) means one region per page, so the vec never fills.
+/// </summary>
 public readonly record struct ScanRequest(
     bool WriteProtectMatching,
     PageCategories Mask,
     PageCategories AnyOf,
     PageCategories Inverted,
     PageCategories Return,
-    long MaxPages);
+    long MaxPages,
+    int VecLength = 0);
 
 /// <summary>The ioctl's answer: its regions, and walk_end as a region-relative page (where a scan that max stopped would resume).</summary>
 public sealed record ScanOutcome(IReadOnlyList<ScanRun> Runs, long WalkEnd);

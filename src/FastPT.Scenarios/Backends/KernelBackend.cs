@@ -175,8 +175,9 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
     {
         var r = _regions[region];
         // A run holds at least one page, so count entries always suffice for one call.
-        if (_scanBuffer.Length < count)
-            _scanBuffer = new FastPT.Linux.PageRegion[count];
+        int vec = request.VecLength > 0 ? request.VecLength : (int)count;
+        if (_scanBuffer.Length < vec)
+            _scanBuffer = new FastPT.Linux.PageRegion[vec];
         var arg = new PmScanArg
         {
             Flags = request.WriteProtectMatching ? PagemapScan.FlagWpMatching : 0,
@@ -188,7 +189,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
             CategoryAnyofMask = request.AnyOf,
             ReturnMask = request.Return,
         };
-        int n = PagemapScan.Scan(_pagemap!, ref arg, _scanBuffer.AsSpan(0, (int)count));
+        int n = PagemapScan.Scan(_pagemap!, ref arg, _scanBuffer.AsSpan(0, vec));
         var runs = new List<ScanRun>(n);
         for (int i = 0; i < n; i++)
         {
