@@ -80,7 +80,7 @@ public sealed class RunnerTests
         var (code, report, _) = Run("region a anon 16 wp async\nscan a:0+16 wp mask=written return=written,present", backend);
         Assert.Equal(0, code);
         Assert.Equal("scan a:0+16 wp mask=written return=written,present\n  a 0-3 written|present\n  a 8-8 -\n  a 9-9 wpallowed|soft-dirty|guard\n", report);
-        Assert.Contains("scan a:0+16 ScanRequest { WriteProtectMatching = True, Mask = Written, AnyOf = None, Inverted = None, Return = Written, Present, MaxPages = 0 }", backend.Calls);
+        Assert.Contains("scan a:0+16 ScanRequest { WriteProtectMatching = True, Mask = Written, AnyOf = None, Inverted = None, Return = Written, Present, MaxPages = 0, VecLength = 0 }", backend.Calls);
         Assert.Equal("open True True", backend.Calls[0]);
     }
 
