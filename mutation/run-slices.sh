@@ -10,6 +10,7 @@ set -euo pipefail -f  # -f: the globs below are for Stryker, not the shell
 cd "$(dirname "$0")"
 export FASTPT_TEST_SCALE=${FASTPT_TEST_SCALE:-0.1} FASTPT_STRESS_MS=${FASTPT_STRESS_MS:-50}
 export FASTPT_DIFF_SCRIPTS=${FASTPT_DIFF_SCRIPTS:-20} FASTPT_DIFF_EXPLORE_SCRIPTS=${FASTPT_DIFF_EXPLORE_SCRIPTS:-10} FASTPT_DIFF_SCAN_SCRIPTS=${FASTPT_DIFF_SCAN_SCRIPTS:-20}
+export FASTPT_DIFF_WORD_SCRIPTS=${FASTPT_DIFF_WORD_SCRIPTS:-10} FASTPT_DIFF_WALKEND_SCRIPTS=${FASTPT_DIFF_WALKEND_SCRIPTS:-10}
 declare -A files=(
   [walk-paging]='**/Walk/*.cs **/Paging/*.cs'
   [kernels]='**/Kernels/*.cs !**/Kernels/*.g.cs'
