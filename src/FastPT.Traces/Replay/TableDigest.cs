@@ -6,7 +6,7 @@ namespace FastPT.Traces.Replay;
 /// FNV-1a (64-bit) over little-endian 64-bit words: a stable fingerprint of a replay's final
 /// state that two replays can compare. <see cref="Of"/>: (space, then va, level, value of every
 /// non-zero leaf in walk order) of a target's own tables. <see cref="OfPagemap"/>: (space, then
-/// va and the pagemap bits present, swap, uffd-wp and file of every page the trace touched),
+/// va and the pagemap bits present, swap, uffd-wp, file and mmap-exclusive of every page the trace touched),
 /// which the engine and the live kernel both report.
 /// </summary>
 public struct TableDigest
@@ -14,7 +14,7 @@ public struct TableDigest
     private const ulong Offset = 0xcbf29ce484222325, Prime = 0x100000001b3;
 
     /// <summary>The pagemap bits <see cref="OfPagemap"/> keeps (frame numbers differ between the engine and the kernel).</summary>
-    public const ulong PagemapState = PagemapBits.Present | PagemapBits.Swap | PagemapBits.UffdWp | PagemapBits.File;
+    public const ulong PagemapState = PagemapBits.Present | PagemapBits.Swap | PagemapBits.UffdWp | PagemapBits.File | PagemapBits.MmapExclusive;
 
     private ulong _h;
 
