@@ -13,12 +13,6 @@ public sealed partial class MemoryModel
     private readonly Stack<Vma> _spareVmas = new();
     private readonly Stack<ulong[]> _spareChunks = new(); // page-cache chunks of files no VMA maps any more
 
-    /// <summary>
-    /// Boundaries between two VMAs that could merge when <see cref="Map"/> made them: the model
-    /// merges at the next mprotect, register or unregister (<see cref="Merge"/>), not at mmap.
-    /// </summary>
-    private readonly List<ulong> _mapBoundaries = [];
-
     /// <summary>The index <see cref="FindVma"/> found last: accesses come in runs inside one VMA.</summary>
     private int _findHint;
 
@@ -100,54 +94,16 @@ public sealed partial class MemoryModel
         return FirstEndingAfter(start);
     }
 
-    /// <summary>Remembers a boundary Map made between two VMAs that may merge (see <see cref="_mapBoundaries"/>).</summary>
-    private void NoteMapBoundaries(int index)
-    {
-        var v = _vmas[index];
-        if (index > 0 && _vmas[index - 1].CanMergeWith(v))
-            _mapBoundaries.Add(v.Start);
-        if (index + 1 < _vmas.Count && v.CanMergeWith(_vmas[index + 1]))
-            _mapBoundaries.Add(v.End);
-        if (_mapBoundaries.Count > 2 * _vmas.Count + 64)
-            DropStaleMapBoundaries();
-    }
-
     /// <summary>
-    /// Keeps the noted boundaries that are still between two VMAs that could merge: unmaps and
-    /// first faults (anon_vma) leave the others behind, and a pair that cannot merge now can only
-    /// become mergeable through an operation that merges around it itself.
+    /// vma_merge after an operation changed the VMAs between lo and hi (mmap too:
+    /// vma_merge_new_range joins a new mapping to its neighbours at once): every chain of
+    /// mergeable neighbours with a boundary in [lo, hi], merged left to right. The same result as
+    /// a left-to-right pass over every VMA: elsewhere no two neighbours can merge (each operation
+    /// that changes a VMA merges around it), and a merge never makes a pair that could not merge
+    /// mergeable.
     /// </summary>
-    private void DropStaleMapBoundaries()
-    {
-        int kept = 0;
-        foreach (ulong b in _mapBoundaries)
-        {
-            int i = FirstEndingAfter(b - 1);
-            if (i + 1 < _vmas.Count && _vmas[i].End == b && _vmas[i].CanMergeWith(_vmas[i + 1]))
-                _mapBoundaries[kept++] = b;
-        }
-        _mapBoundaries.RemoveRange(kept, _mapBoundaries.Count - kept);
-    }
-
-    /// <summary>
-    /// vma_merge after an operation changed the VMAs between lo and hi: every chain of mergeable
-    /// neighbours with a boundary in [lo, hi] or at a boundary Map left, merged left to right.
-    /// The same result as a left-to-right pass over every VMA: elsewhere no two neighbours can
-    /// merge (each operation that changes a VMA merges around it), and a merge never makes a
-    /// pair that could not merge mergeable.
-    /// </summary>
-    private void Merge(ulong lo, ulong hi)
-    {
-        MergeAround(lo, hi);
-        if (_mapBoundaries.Count == 0)
-            return;
-        foreach (ulong b in _mapBoundaries)
-            MergeAround(b, b);
-        _mapBoundaries.Clear();
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void MergeAround(ulong lo, ulong hi)
+    private void Merge(ulong lo, ulong hi)
     {
         // The first VMA ending at or after lo; then back to the start of its chain.
         int i = lo == 0 ? 0 : FirstEndingAfter(lo - 1);

@@ -96,7 +96,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     /// <summary>userfaultfd_wp_use_markers: empty entries of this VMA get uffd-wp markers.</summary>
     private bool UseMarkers(Vma v) => v.UffdWp && (!v.Anonymous || (Features & UffdFeatures.WpUnpopulated) != 0);
 
-    /// <summary>mmap at a fixed address (a fresh memfd for file memory). The range must be free.</summary>
+    /// <summary>mmap at a fixed address (a fresh memfd for file memory). The range must be free; a new anonymous mapping merges with compatible neighbours, as mmap does.</summary>
     public void Map(ulong start, ulong length, Backing backing, MemoryProtection protection, bool hugePageHint = false)
     {
         CheckRange(start, length);
@@ -110,7 +110,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             backing == Backing.File ? new ShmemFile((long)(length >> 12), _spareChunks) : null,
             account: backing == Backing.Anon && protection == MemoryProtection.ReadWrite); // accountable_mapping
         _vmas.Insert(i, vma);
-        NoteMapBoundaries(i);
+        Merge(start, end); // a new anonymous mapping joins a compatible neighbour at once
         if (FastPTEventSource.Log.RegionsEnabled())
             FastPTEventSource.Log.MapRegion(TraceSpace, start, length, (int)backing, (int)protection, 0);
     }

@@ -80,6 +80,34 @@ public class MemoryModelMergeTests
         Assert.Equal(PageCategories.Huge, Cats(m, 100) & PageCategories.Huge);
     }
 
+    /// <summary>
+    /// mmap joins a new anonymous mapping to compatible neighbours at once (vma_merge_new_range;
+    /// checked on Linux 6.18: two adjacent 1 MiB MADV_HUGEPAGE mmaps read as one 2 MiB VMA in
+    /// /proc/self/maps, and the first write maps a THP over both). A fresh memfd never joins,
+    /// nor does a neighbour with another protection until an mprotect makes it compatible.
+    /// </summary>
+    [Fact]
+    public void AdjacentAnonMappings_MergeAtMap_SoAHugePageFitsAcrossThem()
+    {
+        using var m = new MemoryModel();
+        m.Map(At(512), 256 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        m.Map(At(768), 256 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true); // joins the one before
+        m.Map(At(256), 256 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true); // and the one after
+        Assert.Equal(768 * Page, m.RegionLength(At(256)));
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(512), write: true, new FlushPlan()).Outcome);
+        Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.Huge, Cats(m, 1023));
+
+        m.Map(At(1024), 512 * Page, Backing.File, MemoryProtection.ReadWrite); // its own memfd: never joins
+        m.Map(At(1536), 256 * Page, Backing.Anon, MemoryProtection.Read, hugePageHint: true);
+        m.Map(At(1792), 256 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(1792), write: true, new FlushPlan()).Outcome);
+        Assert.Equal(PageCategories.Written | PageCategories.Present, Cats(m, 1792)); // two VMAs in the extent: no THP
+        m.Protect(At(1536), 256 * Page, MemoryProtection.ReadWrite, new FlushPlan()); // now compatible: they merge
+        m.Zap(At(1536), 512 * Page, new FlushPlan());
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(1600), write: true, new FlushPlan()).Outcome);
+        Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.Huge, Cats(m, 2047));
+    }
+
     [Fact]
     public void SplitOfAProtNoneHugeZeroPage_KeepsZeroPageEntries()
     {
