@@ -38,7 +38,7 @@ table.Verify().ThrowIfInvalid();  // debug builds: every table reachable once, e
 // Linux semantics on top: VMAs, page cache, the fault path, pagemap, PAGEMAP_SCAN.
 using var mm = new MemoryModel(UffdFeatures.WpAsync);
 mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);
-mm.RegisterWriteProtect(0x7f00_0000_0000, 64 << 12);
+mm.RegisterWriteProtect(0x7f00_0000_0000, 64 << 12, flush);
 flush.Clear();
 mm.WriteProtect(0x7f00_0000_0000, 64 << 12, protect: true, flush);  // -SW- markers
 var access = mm.Access(0x7f00_0000_1000, write: true, flush);         // async: resolves itself

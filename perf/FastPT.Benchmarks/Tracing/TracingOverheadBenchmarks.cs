@@ -32,7 +32,7 @@ public class TracingOverheadBenchmarks
         _length = (ulong)Pages << 12;
         _model = new MemoryModel();
         _model.Map(Base, _length, Backing.Anon, MemoryProtection.ReadWrite);
-        _model.RegisterWriteProtect(Base, _length);
+        _model.RegisterWriteProtect(Base, _length, new FlushPlan());
         for (ulong va = Base; va < Base + _length; va += 4096)
             _model.Access(va, write: true, Flushed());
     }

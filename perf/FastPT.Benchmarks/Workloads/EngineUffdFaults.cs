@@ -23,7 +23,7 @@ public sealed class EngineUffdFaults : IDisposable
         Pages = pages;
         ulong bytes = (ulong)pages << 12;
         _model.Map(Base, bytes, Backing.File, MemoryProtection.ReadWrite);
-        _model.RegisterWriteProtect(Base, bytes);
+        _model.RegisterWriteProtect(Base, bytes, new FlushPlan());
         for (int i = 0; i < pages; i++)
             _model.Access(Base + ((ulong)i << 12), write: true, Flushed()); // populate, as MADV_POPULATE_WRITE does
     }

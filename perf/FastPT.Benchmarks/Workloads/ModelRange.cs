@@ -28,7 +28,7 @@ public sealed unsafe class ModelRange : IDisposable
     {
         Bytes = bytes;
         _model.Map(Base, bytes, Backing.Anon, MemoryProtection.ReadWrite);
-        _model.RegisterWriteProtect(Base, bytes);
+        _model.RegisterWriteProtect(Base, bytes, new FlushPlan());
         for (ulong va = Base; va < End; va += 4096)
             Access(va);
         var tables = new List<nint>((int)(bytes >> 21));

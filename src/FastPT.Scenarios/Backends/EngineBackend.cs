@@ -44,7 +44,7 @@ public sealed class EngineBackend : IScenarioBackend
         Model.Map(start, size, region.Kind == RegionKind.File ? Backing.File : Backing.Anon,
             MemoryProtection.ReadWrite, hugePageHint: region.Thp);
         if (region.Wp)
-            Model.RegisterWriteProtect(start, size);
+            Model.RegisterWriteProtect(start, size, Flushed());
         _bases.Add(region.Name, start);
     }
 

@@ -58,7 +58,7 @@ public sealed class EngineTarget : IReplayTarget, ITablesTarget
     public void Zap(ulong start, ulong length) => _model.Zap(start, length, Flushed());
 
     /// <summary>Flags are per userfaultfd in the engine (SpaceCreated's features); per-call flags are ignored.</summary>
-    public void RegisterWp(ulong start, ulong length, int flags) => _model.RegisterWriteProtect(start, length);
+    public void RegisterWp(ulong start, ulong length, int flags) => _model.RegisterWriteProtect(start, length, Flushed());
 
     public void WriteProtect(ulong start, ulong length, bool protect) => _model.WriteProtect(start, length, protect, Flushed());
 

@@ -138,26 +138,33 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             FastPTEventSource.Log.Unmap(TraceSpace, start, length, 0, changed, freed);
     }
 
-    /// <summary>UFFDIO_REGISTER with mode WP over every VMA in the range.</summary>
-    public void RegisterWriteProtect(ulong start, ulong length)
+    /// <summary>
+    /// UFFDIO_REGISTER with mode WP over [start, end): VMAs not yet registered are split at the
+    /// range's edges (a huge page across an edge too) so that exactly the range is registered;
+    /// registered ones are left whole, as the kernel skips them.
+    /// </summary>
+    /// <param name="flush">Receives the huge pages split at the edges (their page size changes).</param>
+    public void RegisterWriteProtect(ulong start, ulong length, FlushPlan flush)
     {
         CheckRange(start, length);
+        ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
-        int i = RequireMappedFrom(start, end);
-        ulong lo = _vmas[i].Start, hi = lo;
-        for (; i < _vmas.Count && _vmas[i].Start < end; i++)
+        for (int i = RequireMappedFrom(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
+            if (_vmas[i].UffdWp)
+                continue;
+            i = SplitAtRangeEdges(_vmas[i], start, end, flush);
             _vmas[i].UffdWp = true;
-            hi = _vmas[i].End;
         }
-        Merge(lo, hi);
+        Merge(start, end);
         if (FastPTEventSource.Log.UffdEnabled())
             FastPTEventSource.Log.RegisterWp(TraceSpace, start, length, 0, 0);
     }
 
     /// <summary>
-    /// UFFDIO_UNREGISTER: resets write protection first (markers go back to empty entries,
-    /// bit 10 is cleared), then drops the registration.
+    /// UFFDIO_UNREGISTER: in each registered VMA (split at the range's edges, as register does),
+    /// resets write protection first (markers go back to empty entries, bit 10 is cleared), then
+    /// drops the registration. VMAs not registered are left whole.
     /// </summary>
     /// <param name="flush">Receives the ranges whose translations a TLB may still hold.</param>
     public void Unregister(ulong start, ulong length, FlushPlan flush)
@@ -166,18 +173,29 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
         ArgumentNullException.ThrowIfNull(flush);
         ulong end = start + length;
         Touching(start, end);
-        SplitHugeAtEdges(start, end, flush);
-        for (int i = Split(start, end); i < _vmas.Count && _vmas[i].Start < end; i++)
+        for (int i = FirstEndingAfter(start); i < _vmas.Count && _vmas[i].Start < end; i++)
         {
-            var v = _vmas[i];
-            if (!v.UffdWp)
+            if (!_vmas[i].UffdWp)
                 continue;
+            i = SplitAtRangeEdges(_vmas[i], start, end, flush);
+            var v = _vmas[i];
             Completed(ChangeProtection(v, v.Start, v.End, ChangeProtectionFlags.UffdWpResolve, flush), "UFFDIO_UNREGISTER");
             v.UffdWp = false;
         }
         Merge(start, end);
         if (FastPTEventSource.Log.UffdEnabled())
             FastPTEventSource.Log.Unregister(TraceSpace, start, length, 0);
+    }
+
+    /// <summary>
+    /// __split_vma at start and end where they fall inside vma (splitting a huge page across
+    /// either); returns the index of vma's part inside the range.
+    /// </summary>
+    private int SplitAtRangeEdges(Vma vma, ulong start, ulong end, FlushPlan flush)
+    {
+        ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
+        SplitHugeAtEdges(s, e, flush);
+        return Split(s, e); // only this VMA holds s or e, so its inside part is the one at this index
     }
 
     /// <summary>
@@ -231,7 +249,6 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
             var vma = _vmas[i];
             if (vma.Protection == protection)
                 continue; // mprotect_fixup: unchanged flags neither split the VMA nor touch its tables
-            ulong s = Math.Max(start, vma.Start), e = Math.Min(end, vma.End);
             // mprotect_fixup: making private memory writable charges it (VM_ACCOUNT); making
             // anonymous memory without an anon_vma read-only uncharges it. The flag takes part in merging.
             bool account = vma.Account;
@@ -239,9 +256,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
                 account = true;
             else if (protection != MemoryProtection.ReadWrite && vma.Account && vma.Anonymous && vma.AnonVma == 0)
                 account = false;
-            SplitHugeAtEdges(s, e, flush);
-            // Only this VMA holds s or e, so the part inside is the one VMA at the index Split returns.
-            i = Split(s, e);
+            i = SplitAtRangeEdges(vma, start, end, flush);
             var v = _vmas[i];
             v.Protection = protection;
             v.Account = account;

@@ -45,7 +45,7 @@ public class ReadmeTourTests
 
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(0x7f00_0000_0000, 64 << 12, Backing.File, MemoryProtection.ReadWrite);
-        mm.RegisterWriteProtect(0x7f00_0000_0000, 64 << 12);
+        mm.RegisterWriteProtect(0x7f00_0000_0000, 64 << 12, flush);
         flush.Clear();
         mm.WriteProtect(0x7f00_0000_0000, 64 << 12, protect: true, flush);
         var access = mm.Access(0x7f00_0000_1000, write: true, flush);

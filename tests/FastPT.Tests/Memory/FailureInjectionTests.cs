@@ -126,9 +126,9 @@ public unsafe class FailureInjectionTests
             m.Access(File + (p << 12), write: p % 2 == 0, flush);
         if (register)
         {
-            m.RegisterWriteProtect(Thp, 8 * M2);
-            m.RegisterWriteProtect(File, 64 << 12);
-            m.RegisterWriteProtect(Fresh, 2 * M2);
+            m.RegisterWriteProtect(Thp, 8 * M2, new FlushPlan());
+            m.RegisterWriteProtect(File, 64 << 12, new FlushPlan());
+            m.RegisterWriteProtect(Fresh, 2 * M2, new FlushPlan());
         }
         if (protect)
         {
@@ -148,7 +148,7 @@ public unsafe class FailureInjectionTests
             f =>
             {
                 f.Mm.Map(0x7D00_0000_0000, 16 << 12, Backing.Anon, MemoryProtection.Read);
-                f.Mm.RegisterWriteProtect(0x7D00_0000_0000, 16 << 12);
+                f.Mm.RegisterWriteProtect(0x7D00_0000_0000, 16 << 12, new FlushPlan());
                 Assert.NotEqual(0UL, f.Mm.Pagemap(Thp));
                 return true;
             });

@@ -161,7 +161,7 @@ public unsafe class CoveredHugeTests
         Assert.Equal(FastPT.Uffd.AccessOutcome.Completed, mm.Access(va + 0x10, write: true, flush).Outcome);
         ulong thp = mm.Space.Entry(va, 2);
         Assert.True((thp & Pte.PageSize) != 0 && (thp & Pte.Writable) != 0, $"not a writable THP: 0x{thp:X}");
-        mm.RegisterWriteProtect(va, 1UL << 21);
+        mm.RegisterWriteProtect(va, 1UL << 21, new FlushPlan());
         flush.Clear();
         var r = mm.WriteProtect(va, 1UL << 21, protect: true, flush);
         Assert.Equal(512, r.EntriesChanged);

@@ -18,7 +18,7 @@ public class FaultPathAllocationTests
         const int Pages = 256;
         using var m = new MemoryModel();
         m.Map(Base, Pages * 4096, Backing.File, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(Base, Pages * 4096);
+        m.RegisterWriteProtect(Base, Pages * 4096, new FlushPlan());
 
         var flush = new FlushPlan();
         void RoundTrips()

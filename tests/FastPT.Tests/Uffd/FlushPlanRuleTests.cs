@@ -39,7 +39,7 @@ public unsafe class FlushPlanRuleTests
             mm.Map(start, pages << 12, anon ? Backing.Anon : Backing.File, MemoryProtection.ReadWrite, hugePageHint: anon && r.Next(2) == 0);
             bool registered = r.Next(3) != 0;
             if (registered)
-                mm.RegisterWriteProtect(start, pages << 12);
+                mm.RegisterWriteProtect(start, pages << 12, new FlushPlan());
             regions.Add((start, pages, anon, registered));
         }
         var flush = new FlushPlan();
@@ -86,6 +86,10 @@ public unsafe class FlushPlanRuleTests
                     regions[regions.FindIndex(x => x.Start == start)] = (start, pages, anon, false);
                     what = "Unregister";
                     break;
+                case 7 when !registered && r.Next(2) == 0: // part of it (the region stays "unregistered" for case 2)
+                    mm.RegisterWriteProtect(va, len, flush);
+                    what = "RegisterWriteProtect";
+                    break;
                 default:
                     for (ulong p = 0; p < Math.Min(count, 64); p++)
                         mm.Access(va + (p << 12), true, flush);
@@ -128,7 +132,7 @@ public unsafe class FlushPlanRuleTests
     {
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(Base, 2 * TwoMiB, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        mm.RegisterWriteProtect(Base, 2 * TwoMiB);
+        mm.RegisterWriteProtect(Base, 2 * TwoMiB, new FlushPlan());
         mm.Access(Base + 7 * 4096, write: !hugeZero, new FlushPlan());
         Assert.Equal(2, Snapshot(mm, Base, 512)[Base].Level);
         var flush = new FlushPlan();

@@ -128,7 +128,7 @@ public class MemoryModelMergeTests
     {
         using var m = new MemoryModel(UffdFeatures.WpAsync);
         m.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        m.RegisterWriteProtect(Base, 1024 * Page);
+        m.RegisterWriteProtect(Base, 1024 * Page, new FlushPlan());
         m.Access(At(1), write: true, new FlushPlan());
         m.Access(At(512), write: true, new FlushPlan());
         var all = new PagemapScanRequest(Return: PageCategories.All, WriteProtectMatching: true);
@@ -139,7 +139,7 @@ public class MemoryModelMergeTests
         // When return= hides huge, the huge run extended the run before it: no break.
         using var n = new MemoryModel(UffdFeatures.WpAsync);
         n.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
-        n.RegisterWriteProtect(Base, 1024 * Page);
+        n.RegisterWriteProtect(Base, 1024 * Page, new FlushPlan());
         n.Access(At(0), write: true, new FlushPlan());
         n.Access(At(512), write: true, new FlushPlan());
         var written = all with { Return = PageCategories.Written };

@@ -26,7 +26,7 @@ public class MemoryModelTests
     {
         using var m = new MemoryModel();
         m.Map(Base, 8 * 4096, Backing.File, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(Base, 8 * 4096);
+        m.RegisterWriteProtect(Base, 8 * 4096, new FlushPlan());
         for (int p = 0; p < 3; p++)
             Assert.Equal(AccessOutcome.Completed, m.Access(Base + (ulong)p * 4096, write: true, new FlushPlan()).Outcome);
         m.Zap(Base, 8 * 4096, new FlushPlan());
@@ -53,7 +53,7 @@ public class MemoryModelTests
         using var m = new MemoryModel();
         ulong start = Base + (1UL << 30) - 4096; // crosses a 1 GiB (pud) boundary
         m.Map(start, 2 * 4096, Backing.File, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(start, 2 * 4096);
+        m.RegisterWriteProtect(start, 2 * 4096, new FlushPlan());
         long before = m.TablesInUse;
         var r = m.WriteProtect(start, 2 * 4096, protect: true, new FlushPlan());
         Assert.Equal(PteMarker.UffdWp, m.Space.Entry(start, 1));
@@ -70,7 +70,7 @@ public class MemoryModelTests
         {
             using var m = new MemoryModel(features);
             m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
-            m.RegisterWriteProtect(Base, 4 * 4096);
+            m.RegisterWriteProtect(Base, 4 * 4096, new FlushPlan());
             m.WriteProtect(Base, 4 * 4096, protect: true, new FlushPlan());
             string expected = features == UffdFeatures.None ? "---- ---- ---- ----" : "-SW- -SW- -SW- -SW-";
             Assert.Equal(expected, States(m, 4));
@@ -88,7 +88,7 @@ public class MemoryModelTests
         m.Map(Base + (1UL << 21), 2 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
         foreach (ulong b in new[] { Base, Base + (1UL << 21) })
         {
-            m.RegisterWriteProtect(b, 2 * 4096);
+            m.RegisterWriteProtect(b, 2 * 4096, new FlushPlan());
             m.Access(b, write: true, new FlushPlan());
             m.WriteProtect(b, 2 * 4096, protect: true, new FlushPlan());
             m.Zap(b, 2 * 4096, new FlushPlan());
@@ -171,7 +171,7 @@ public class MemoryModelTests
         foreach (int sub in new[] { 0, 9, 511 }) // the huge zero page: a file page, and no one's
             Assert.Equal(PagemapBits.Present | PagemapBits.File | (FrameAllocator.HugeZeroPfn + (ulong)sub), m.Pagemap(thp + (ulong)(512 + sub) * 4096));
 
-        m.RegisterWriteProtect(thp, 512 * 4096);
+        m.RegisterWriteProtect(thp, 512 * 4096, new FlushPlan());
         m.WriteProtect(thp, 512 * 4096, protect: true, new FlushPlan());
         Assert.Equal(head + 300 | PagemapBits.UffdWp, m.Pagemap(thp + 300 * 4096));
 
@@ -185,7 +185,7 @@ public class MemoryModelTests
         ulong file = Base + (2UL << 30);
         m.Map(file, 4 * 4096, Backing.File, MemoryProtection.ReadWrite);
         m.Access(file, write: true, new FlushPlan());
-        m.RegisterWriteProtect(file, 4 * 4096);
+        m.RegisterWriteProtect(file, 4 * 4096, new FlushPlan());
         m.WriteProtect(file, 4 * 4096, protect: true, new FlushPlan());
         Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive | PagemapBits.File | PagemapBits.UffdWp, m.Pagemap(file) & ~PagemapBits.PfnMask);
         Assert.Equal(0x4200_0000_0000_003FUL, m.Pagemap(file + 4096)); // a marker: swap type 31 | offset 1 << 5, as the kernel reads it
@@ -200,7 +200,7 @@ public class MemoryModelTests
     {
         using var m = new MemoryModel(UffdFeatures.WpAsync);
         m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(Base, 4 * 4096);
+        m.RegisterWriteProtect(Base, 4 * 4096, new FlushPlan());
         m.Access(Base, write: true, new FlushPlan());
         ulong before = m.Pagemap(Base);
         var flush = new FlushPlan();

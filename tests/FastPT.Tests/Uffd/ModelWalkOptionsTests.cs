@@ -23,7 +23,7 @@ public unsafe class ModelWalkOptionsTests
         var flush = new FlushPlan();
         mm.Map(Base, Length / 2, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
         mm.Map(Base + Length / 2, Length / 2, Backing.Anon, MemoryProtection.ReadWrite);
-        mm.RegisterWriteProtect(Base, Length);
+        mm.RegisterWriteProtect(Base, Length, new FlushPlan());
         var rng = new Random(7);
         for (ulong va = Base; va < Base + Length; va += 4096)
             if (rng.Next(3) == 0)

@@ -20,7 +20,7 @@ public class NoGrowthTests
         const ulong Length = 64 << 12;
         using var mm = new MemoryModel(UffdFeatures.WpAsync);
         mm.Map(Base, Length, Backing.Anon, MemoryProtection.ReadWrite);
-        mm.RegisterWriteProtect(Base, Length);
+        mm.RegisterWriteProtect(Base, Length, new FlushPlan());
         var flush = new FlushPlan();
         var regions = new PageRegion[64];
         var request = new PagemapScanRequest(Mask: PageCategories.Written, WriteProtectMatching: true);

@@ -66,7 +66,7 @@ public class UnwrittenTablesTests
                 bool protect = rng.Next(3) != 0;
                 foreach (var m in models)
                 {
-                    m.RegisterWriteProtect(start, length); // an Unregister may have taken part of it away
+                    m.RegisterWriteProtect(start, length, new FlushPlan()); // an Unregister may have taken part of it away
                     m.WriteProtect(s, l, protect, flush);
                 }
             }
@@ -92,7 +92,7 @@ public class UnwrittenTablesTests
                 {
                     m.Unregister(s, l, flush);
                     if (again)
-                        m.RegisterWriteProtect(start, length);
+                        m.RegisterWriteProtect(start, length, new FlushPlan());
                 }
             }
             else if (kind < 68)
@@ -169,6 +169,6 @@ public class UnwrittenTablesTests
     private static void Map(MemoryModel m, ulong start, ulong length)
     {
         m.Map(start, length, start == File ? Backing.File : Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: start == Thp);
-        m.RegisterWriteProtect(start, length);
+        m.RegisterWriteProtect(start, length, new FlushPlan());
     }
 }

@@ -23,8 +23,8 @@ public class EngineOwnEventsTests : IDisposable
         var rng = new Random(seed);
         m.Map(b, 0x20_0000, Backing.File, MemoryProtection.ReadWrite);
         m.Map(b + 0x40_0000, 0x20_0000, Backing.Anon, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(b, 0x20_0000);
-        m.RegisterWriteProtect(b + 0x40_0000, 0x20_0000);
+        m.RegisterWriteProtect(b, 0x20_0000, new FlushPlan());
+        m.RegisterWriteProtect(b + 0x40_0000, 0x20_0000, new FlushPlan());
         for (int i = 0; i < 3000; i++)
         {
             ulong va = (rng.Next(2) == 0 ? b : b + 0x40_0000) + ((ulong)rng.Next(512) << 12);
