@@ -43,8 +43,14 @@ internal sealed class Vma
         ? (MayWrite && !UffdWp ? PgProt.Shared : MayRead ? PgProt.ReadOnly : PgProt.None)
         : (MayRead ? PgProt.Copy : PgProt.None);
 
-    /// <summary>vma_wants_manual_pte_write_upgrade: change_protection may set RW itself.</summary>
-    public bool ManualWriteUpgrade => MayWrite && (!Shared || UffdWp);
+    /// <summary>
+    /// vma_wants_manual_pte_write_upgrade: change_protection may set RW itself. Only private
+    /// writable VMAs: for a shared one it asks vma_wants_writenotify with the VMA's own page
+    /// protection, which write notification (here: uffd-wp registration) has already made
+    /// read-only, so the "open changed the protection" test answers no. Checked on Linux 6.18:
+    /// a dirty memfd page in a registered VMA write-faults after mprotect RW and after unprotect.
+    /// </summary>
+    public bool ManualWriteUpgrade => MayWrite && !Shared;
 
     /// <summary>
     /// vma_merge's test for two neighbours: equal flags, file and offset, and anon_vmas that
