@@ -108,6 +108,26 @@ public class MemoryModelMergeTests
         Assert.Equal(PageCategories.Written | PageCategories.Present | PageCategories.Huge, Cats(m, 2047));
     }
 
+    /// <summary>
+    /// anon_vma_prepare only gives a VMA an anon_vma when it has none: a later fault in a part
+    /// split off by a partial register keeps the anon_vma it inherited, so the parts merge again
+    /// at unregister (Linux 6.18: one VMA in /proc/self/maps after this sequence). One VMA over
+    /// the whole extent lets the zap free its page table.
+    /// </summary>
+    [Fact]
+    public void APartSplitOffByRegister_KeepsItsAnonVmaThroughAFault_AndMergesBack()
+    {
+        using var m = new MemoryModel();
+        m.Map(Base, 512 * Page, Backing.Anon, MemoryProtection.ReadWrite);
+        m.Access(At(0), write: true, new FlushPlan());
+        m.RegisterWriteProtect(At(0), 256 * Page, new FlushPlan());
+        m.Access(At(300), write: true, new FlushPlan()); // the unregistered part faults: no neighbour it could share with
+        m.Unregister(At(0), 256 * Page, new FlushPlan());
+        long tables = m.TablesInUse;
+        m.Zap(At(0), 512 * Page, new FlushPlan());
+        Assert.Equal(tables - 1, m.TablesInUse);
+    }
+
     [Fact]
     public void SplitOfAProtNoneHugeZeroPage_KeepsZeroPageEntries()
     {
