@@ -18,8 +18,7 @@ public class MemoryModelMergeTests
 
     private static ulong At(long page) => Base + (ulong)page * Page;
 
-    private static PageCategories Cats(MemoryModel m, long page) =>
-        m.ScanAll(At(page), At(page + 1), new PagemapScanRequest(Return: PageCategories.All)) is [var r] ? r.Categories : PageCategories.None;
+    private static PageCategories Cats(MemoryModel m, long page) => m.Categories(At(page));
 
     [Fact]
     public void ReadOnlyNeverFaultedAnon_IsUncharged_AndDoesNotMergeWithChargedMemory()

@@ -13,4 +13,8 @@ internal static class ScanTestExtensions
         var r = m.Scan(start, end, request, regions, new FlushPlan());
         return regions[..r.RegionCount];
     }
+
+    /// <summary>The categories PAGEMAP_SCAN reports for the one page at va (None if it reports none).</summary>
+    public static PageCategories Categories(this MemoryModel m, ulong va) =>
+        m.ScanAll(va, va + 4096, new PagemapScanRequest(Return: PageCategories.All)) is [var r] ? r.Categories : PageCategories.None;
 }
