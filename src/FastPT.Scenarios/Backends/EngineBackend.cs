@@ -96,8 +96,7 @@ public sealed class EngineBackend : IScenarioBackend
     public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
     {
         ulong start = Address(region, first);
-        // As the kernel side: room for one region per page unless the request says otherwise.
-        int vec = request.VecLength > 0 ? request.VecLength : (int)count;
+        int vec = request.VecLengthFor(count); // as the kernel side
         if (_regions.Length < vec)
             _regions = new PageRegion[vec];
         var result = Model.Scan(start, start + Bytes(count), new PagemapScanRequest(

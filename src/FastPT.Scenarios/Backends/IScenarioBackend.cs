@@ -63,7 +63,11 @@ public readonly record struct ScanRequest(
     PageCategories Inverted,
     PageCategories Return,
     long MaxPages,
-    int VecLength = 0);
+    int VecLength = 0)
+{
+    /// <summary>The vec's length for a scan of this many pages (a run holds at least one page).</summary>
+    internal int VecLengthFor(long pages) => VecLength > 0 ? VecLength : (int)pages;
+}
 
 /// <summary>The ioctl's answer: its regions, and walk_end as a region-relative page (where a scan that max stopped would resume).</summary>
 public sealed record ScanOutcome(IReadOnlyList<ScanRun> Runs, long WalkEnd);

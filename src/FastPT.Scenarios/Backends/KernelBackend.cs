@@ -174,8 +174,7 @@ public sealed unsafe class KernelBackend : IScenarioBackend, IRunDisturbance
     public ScanOutcome Scan(string region, long first, long count, ScanRequest request)
     {
         var r = _regions[region];
-        // A run holds at least one page, so count entries always suffice for one call.
-        int vec = request.VecLength > 0 ? request.VecLength : (int)count;
+        int vec = request.VecLengthFor(count);
         if (_scanBuffer.Length < vec)
             _scanBuffer = new FastPT.Linux.PageRegion[vec];
         var arg = new PmScanArg

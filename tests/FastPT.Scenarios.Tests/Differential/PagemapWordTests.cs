@@ -71,11 +71,9 @@ public sealed class PagemapWordTests(ITestOutputHelper output)
     private static ulong Comparable(ulong word) =>
         (word & PagemapBits.Present) != 0 ? word & FlagBits : word;
 
-    private static Dictionary<string, ulong[]> FinalWords(Script script, Func<IScenarioBackend> create)
-    {
-        for (int attempt = 0; ; attempt++)
+    private static Dictionary<string, ulong[]> FinalWords(Script script, Func<IScenarioBackend> create) =>
+        Undisturbed.Run(create, backend =>
         {
-            using var backend = create();
             var sink = new StringWriter();
             int code = ScriptRunner.Execute(script, backend, sink, sink);
             Assert.True(code == 0, $"exit {code}: {sink}");
@@ -86,8 +84,6 @@ public sealed class PagemapWordTests(ITestOutputHelper output)
                 backend.Pagemap(r.Name, 0, r.Pages, entries);
                 words[r.Name] = entries;
             }
-            if ((backend as IRunDisturbance)?.DisturbedBy() is null || attempt + 1 == ScriptRunner.MaxAttempts)
-                return words;
-        }
-    }
+            return words;
+        });
 }

@@ -54,20 +54,16 @@ public sealed class ScanWalkEndTests(ITestOutputHelper output)
         Assert.True(stopped > 0, "no scan stopped early: the generators no longer exercise walk_end");
     }
 
-    /// <summary>Each scan's range end and walk_end; a run the kernel side calls disturbed (khugepaged) is repeated, as the runner does.</summary>
     private readonly record struct Stop(string Region, long RangeEnd, long WalkEnd, string Runs);
 
-    private static List<Stop> WalkEnds(Script script, Func<IScenarioBackend> create, int vecLength)
-    {
-        for (int attempt = 1; ; attempt++)
+    /// <summary>Each scan's range end, walk_end and regions.</summary>
+    private static List<Stop> WalkEnds(Script script, Func<IScenarioBackend> create, int vecLength) =>
+        Undisturbed.Run(create, backend =>
         {
             var log = new List<Stop>();
-            using var backend = create();
             Assert.Equal(0, ScriptRunner.Execute(script, new Recording(backend, log, vecLength), TextWriter.Null, TextWriter.Null));
-            if ((backend as IRunDisturbance)?.DisturbedBy() is null || attempt == ScriptRunner.MaxAttempts)
-                return log;
-        }
-    }
+            return log;
+        });
 
     /// <summary>Passes every call through, scans with a vec of vecLength regions, and notes each scan's range end and walk_end.</summary>
     private sealed class Recording(IScenarioBackend inner, List<Stop> log, int vecLength) : IScenarioBackend

@@ -1,3 +1,4 @@
+using FastPT.Operations;
 using FastPT.Uffd;
 using FastPT.Walk;
 using Xunit;
@@ -95,6 +96,26 @@ public class MemoryModelInputTests
         Assert.Contains("anonymous memory only", Assert.Throws<ArgumentException>(() => m.Map(Base + 2048 * Page, 512 * Page, Backing.File, MemoryProtection.ReadWrite, hugePageHint: true)).Message);
         Assert.Equal(before, State(m));
         m.Map(Base + 512 * Page, Page, Backing.Anon, MemoryProtection.ReadWrite); // touching is not overlapping
+    }
+
+    /// <summary>A scan of an empty, reversed or unaligned range is refused before any page is looked at.</summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(8192, 4096)]
+    [InlineData(100, 8192)]
+    public void A_scan_of_a_bad_range_is_refused_and_protects_nothing(int from, int to)
+    {
+        using var m = new MemoryModel(UffdFeatures.WpAsync);
+        m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
+        m.RegisterWriteProtect(Base, 4 * 4096, new FlushPlan());
+        m.Access(Base, write: true, new FlushPlan());
+        ulong before = m.Pagemap(Base);
+        var flush = new FlushPlan();
+        var e = Assert.Throws<ArgumentException>(() => m.Scan(Base + (ulong)from, Base + (ulong)to,
+            new PagemapScanRequest(WriteProtectMatching: true, Return: PageCategories.All), new PageRegion[4], flush));
+        Assert.Contains("page-aligned and be non-empty", e.Message);
+        Assert.Equal(before, m.Pagemap(Base));
+        Assert.Equal(0, flush.Count);
     }
 
     /// <summary>512 registered anonymous pages with a THP (async mode).</summary>

@@ -1,5 +1,4 @@
 using FastPT.Entries;
-using FastPT.Operations;
 using FastPT.Uffd;
 using FastPT.Walk;
 using Xunit;
@@ -219,26 +218,6 @@ public class MemoryModelTests
         m.WriteProtect(file, 4 * 4096, protect: true, new FlushPlan());
         Assert.Equal(PagemapBits.Present | PagemapBits.MmapExclusive | PagemapBits.File | PagemapBits.UffdWp, m.Pagemap(file) & ~PagemapBits.PfnMask);
         Assert.Equal(0x4200_0000_0000_003FUL, m.Pagemap(file + 4096)); // a marker: swap type 31 | offset 1 << 5, as the kernel reads it
-    }
-
-    /// <summary>A scan of an empty, reversed or unaligned range is refused before any page is looked at.</summary>
-    [Theory]
-    [InlineData(0, 0)]
-    [InlineData(8192, 4096)]
-    [InlineData(100, 8192)]
-    public void A_scan_of_a_bad_range_is_refused_and_protects_nothing(int from, int to)
-    {
-        using var m = new MemoryModel(UffdFeatures.WpAsync);
-        m.Map(Base, 4 * 4096, Backing.Anon, MemoryProtection.ReadWrite);
-        m.RegisterWriteProtect(Base, 4 * 4096, new FlushPlan());
-        m.Access(Base, write: true, new FlushPlan());
-        ulong before = m.Pagemap(Base);
-        var flush = new FlushPlan();
-        var e = Assert.Throws<ArgumentException>(() => m.Scan(Base + (ulong)from, Base + (ulong)to,
-            new PagemapScanRequest(WriteProtectMatching: true, Return: PageCategories.All), new PageRegion[4], flush));
-        Assert.Contains("page-aligned and be non-empty", e.Message);
-        Assert.Equal(before, m.Pagemap(Base));
-        Assert.Equal(0, flush.Count);
     }
 
     /// <summary>

@@ -46,10 +46,7 @@ public class RegisterRangeTests
         if (unregister)
             m.RegisterWriteProtect(Base, 1024 * Page, new FlushPlan());
         var flush = new FlushPlan();
-        if (unregister)
-            m.Unregister(At(100), 300 * Page, flush);
-        else
-            m.RegisterWriteProtect(At(100), 300 * Page, flush);
+        ChangeRegistrationOfPages100To399(m, unregister, flush);
         Assert.Equal(1, LeafLevel(m, At(0))); // extent 0 split at the edges
         Assert.Equal(2, LeafLevel(m, At(512))); // extent 1 untouched
         Assert.True(flush.Ranges.ToArray().Any(r => r.Start <= At(0) && At(512) <= r.End), $"the split leaf is not in the plan {flush}");
@@ -66,12 +63,17 @@ public class RegisterRangeTests
         if (!unregister)
             m.RegisterWriteProtect(Base, 1024 * Page, new FlushPlan());
         var flush = new FlushPlan();
+        ChangeRegistrationOfPages100To399(m, unregister, flush);
+        Assert.Equal(2, LeafLevel(m, At(0)));
+        Assert.Equal(0, flush.Count);
+    }
+
+    private static void ChangeRegistrationOfPages100To399(MemoryModel m, bool unregister, FlushPlan flush)
+    {
         if (unregister)
             m.Unregister(At(100), 300 * Page, flush);
         else
             m.RegisterWriteProtect(At(100), 300 * Page, flush);
-        Assert.Equal(2, LeafLevel(m, At(0)));
-        Assert.Equal(0, flush.Count);
     }
 
     /// <summary>1024 anonymous pages with a THP in each 2 MiB extent.</summary>
