@@ -48,7 +48,7 @@ public class EngineOwnEventsTests : IDisposable
         m.Unmap(b + 0x10_0000, 0x8000, new FlushPlan());
     }
 
-    [SkippableFact]
+    [Fact]
     public void A_scenario_on_the_engine_recorded_by_its_own_EventSource_replays_to_the_same_tables()
     {
         string path = Path.Combine(_dir, "engine.nettrace");
@@ -65,7 +65,7 @@ public class EngineOwnEventsTests : IDisposable
                 }
             });
             var (ops, _) = NettraceReader.ReadAll(path);
-            Skip.If(ops.Count == 0, "MemoryModel does not call FastPTEventSource yet: the hooks listed in docs/traces.md ('Engine hooks') are not merged");
+            Assert.True(ops.Count > 0, "the trace holds none of MemoryModel's events: its FastPTEventSource hooks (docs/traces.md, 'Engine hooks') emitted nothing");
             var ids = ops.Where(o => o.Kind == TraceOpKind.SpaceCreated).Select(o => o.Space).ToList();
             Assert.Equal(2, ids.Count);
             Assert.Equal((int)TraceFeatures.WpUnpopulated, ops.First(o => o.Kind == TraceOpKind.SpaceCreated).Arg2);
