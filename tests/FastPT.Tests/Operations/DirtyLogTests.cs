@@ -21,7 +21,7 @@ public sealed unsafe class DirtyLogTests
     private static readonly CpuMode Cpu = new(User: true);
 
     /// <summary>4 KiB pages in [Base, Base + 4 MiB), 2 MiB leaves in [Base + 4 MiB, Base + 16 MiB).</summary>
-    internal static AddressSpace Mixed(NativeTableSource tables)
+    internal static AddressSpace Mixed(ITableSource tables)
     {
         var space = new AddressSpace(tables);
         for (ulong va = Base; va < Base + 2 * TwoMiB; va += 4096)

@@ -149,6 +149,101 @@ public sealed unsafe class DirtyLogWriteProtectTests
         Assert.Equal(512, Get(log, 0, flush).Count(p => p >= 1536 && p < 2048));
     }
 
+    /// <summary>
+    /// Clear protects the pages it names and no others: a written page between two named ones,
+    /// a written 4 KiB page before a named huge leaf and the written huge leaf after it keep write
+    /// access and stay in the log (protecting them would lose nothing, but costs the guest a
+    /// fault per page for a log that did not ask).
+    /// </summary>
+    [Fact]
+    public void A_Clear_protects_only_the_pages_it_names()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        foreach (ulong p in new ulong[] { 5, 6, 7, 1000 })
+            Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + p * 4096, flush));
+        foreach (ulong leaf in new ulong[] { 3, 4 })
+            Assert.Equal(DirtyLogFault.Resolved, FaultOn(space, log, Base + leaf * TwoMiB, flush));
+        Assert.Equal(4 + 2 * 512, Get(log, 0, flush).Count);
+
+        var mask = new ulong[log.Pages(0) / 64];
+        mask[0] = (1UL << 5) | (1UL << 7);
+        for (int w = 3 * 512 / 64; w < 4 * 512 / 64; w++)
+            mask[w] = ulong.MaxValue;   // the whole of leaf 3
+        flush.Clear();
+        Assert.Equal(2 + 512, log.Clear(0, 0, mask, flush));
+        Assert.Equal([new FlushRange(Base + 5 * 4096, Base + 6 * 4096), new FlushRange(Base + 7 * 4096, Base + 8 * 4096),
+            new FlushRange(Base + 3 * TwoMiB, Base + 4 * TwoMiB)], flush.Ranges.ToArray());
+        Assert.False(Writable(space, Base + 5 * 4096));
+        Assert.False(Writable(space, Base + 7 * 4096));
+        Assert.False(Writable(space, Base + 3 * TwoMiB));
+        foreach (ulong va in new[] { Base + 6 * 4096, Base + 1000 * 4096, Base + 4 * TwoMiB, Base + 5 * TwoMiB - 4096 })
+            Assert.True(Writable(space, va), $"0x{va:X}: not named by the Clear, yet protected");
+        Assert.Equal([6UL, 1000UL, .. Enumerable.Range(4 * 512, 512).Select(p => (ulong)p)], Get(log, 0, flush).Order());
+    }
+
+    /// <summary>
+    /// AddSlot is all or nothing: when the huge leaf under the slot's end cannot be split (no
+    /// table), the pages it had already protected get write access back, no slot is added, and
+    /// the error says so. With memory, the same AddSlot succeeds.
+    /// </summary>
+    [Fact]
+    public void An_AddSlot_that_cannot_split_a_huge_leaf_at_its_edge_protects_nothing()
+    {
+        using var native = new NativeTableSource();
+        var tables = new FastPT.Tests.Memory.FailingTableSource(native);
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        ulong end = Base + 4 * TwoMiB + 100 * 4096;   // inside leaf 4
+        long tablesBefore = native.TablesInUse;
+        tables.FailOn = 1;
+        var e = Assert.Throws<TableAllocationException>(() => log.AddSlot(0, Base, end - Base, flush));
+        Assert.Contains("nothing is logged", e.Message);
+        Assert.True(tables.Failed);
+        Assert.Equal(tablesBefore, native.TablesInUse);
+        for (ulong va = Base; va < Base + 5 * TwoMiB; va += 4096)
+        {
+            ulong pte = *space.FindLeaf(va, out _);
+            Assert.True((pte & Pte.Writable) != 0 && (pte & Pte.UffdWp) == 0, $"0x{va:X} = 0x{pte:X}: left protected by a failed AddSlot");
+        }
+        Assert.Throws<ArgumentException>(() => log.Pages(0));
+        Assert.Equal(DirtyLogFault.OutsideSlots, log.HandleWriteFault(Base, flush));
+
+        tables.FailOn = 0;
+        log.AddSlot(0, Base, end - Base, flush);
+        Assert.False(Writable(space, end - 4096));
+        Assert.True(Writable(space, end));
+    }
+
+    /// <summary>
+    /// A non-present entry is never the log's, whatever its other bits say: a guest's table (or
+    /// an embedder's swap entry) may carry bit 10 without P. Giving it "write access back" would
+    /// log a page that was never written and change an entry the log does not own.
+    /// </summary>
+    [Fact]
+    public void A_fault_on_a_non_present_entry_with_bit_10_is_not_the_logs()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 8 * TwoMiB, flush);
+        ulong va = Base + 9 * 4096;
+        ulong* pte = space.FindLeaf(va, out int level);
+        Assert.Equal(1, level);
+        ulong notPresent = (*pte & ~(Pte.Present | Pte.Writable)) | Pte.UffdWp;
+        *pte = notPresent;
+        flush.Clear();
+        Assert.Equal(DirtyLogFault.NotLogProtected, log.HandleWriteFault(va, flush));
+        Assert.Equal(notPresent, *pte);
+        Assert.Equal(0, flush.Count);
+        Assert.Empty(Get(log, 0, flush));
+    }
+
     [Fact]
     public void Faults_that_are_not_the_logs_are_left_alone()
     {
