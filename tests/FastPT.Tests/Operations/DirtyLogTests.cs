@@ -90,6 +90,8 @@ public sealed unsafe class DirtyLogTests
         bitmap[0] = 1UL << 9;
         log.Get(0, bitmap, flush);
         Assert.Equal(first.Append(9UL).ToHashSet(), Pages(bitmap, log.Pages(0)));
+        log.Get(0, bitmap, flush);   // the same pages again: ORed, so nothing toggles off
+        Assert.Equal(first.Append(9UL).ToHashSet(), Pages(bitmap, log.Pages(0)));
 
         bitmap[0] &= ~(1UL << 9);
         Assert.Equal(513, log.Clear(0, 0, bitmap, flush));
@@ -381,6 +383,142 @@ public sealed unsafe class DirtyLogTests
         Assert.Equal(before.Count(p => p >= 46 * 64), log.Clear(0, 46 * 64, [(1UL << 56) - 1], flush));
         log.RemoveSlot(0);
         Assert.Throws<ArgumentException>(() => log.Pages(0));
+    }
+
+    [Fact]
+    public void A_null_argument_or_a_bad_option_is_refused_and_changes_nothing()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        Assert.Throws<ArgumentNullException>(() => new DirtyLog(null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DirtyLog(space, new WalkOptions { Parallelism = -2 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DirtyLog(space, granularity: (DirtyLogGranularity)7));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DirtyLog(space, mode: (DirtyLogMode)7));
+
+        // Each verb checks its plan even where this call would not have used it.
+        var log = new DirtyLog(space);
+        var flush = new FlushPlan();
+        Assert.Throws<ArgumentNullException>(() => log.AddSlot(0, Base, TwoMiB, null!));
+        Assert.Throws<ArgumentException>(() => log.Pages(0));
+        log.AddSlot(0, Base, TwoMiB, flush);
+        Write(space, Base + 4096);
+        Assert.Throws<ArgumentNullException>(() => log.Get(0, new ulong[8], null!));
+        Assert.Throws<ArgumentNullException>(() => log.Clear(0, 0, [], null!));
+        Assert.Throws<ArgumentNullException>(() => log.RemoveSlot(0, null!));
+        Assert.Equal([1UL], Get(log, 0, flush));   // still logged, the write still there
+
+        var wp = new DirtyLog(space, mode: DirtyLogMode.WriteProtect);
+        wp.AddSlot(0, Base + TwoMiB, TwoMiB, flush);
+        Assert.Throws<ArgumentNullException>(() => wp.Get(0, new ulong[8], null!));
+        Assert.Throws<ArgumentNullException>(() => wp.Clear(0, 0, [], null!));
+        Assert.Empty(Get(wp, 0, flush));
+    }
+
+    [Fact]
+    public void Clear_of_a_slot_of_whole_words_takes_its_last_word_whole_and_nothing_past_it()
+    {
+        using var tables = new NativeTableSource();
+        using var space = Mixed(tables);
+        var log = new DirtyLog(space);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 128 * 4096, flush);   // two whole words
+        Write(space, Base + 127 * 4096);
+        Assert.Equal([127UL], Get(log, 0, flush));
+        Assert.Contains("at most 0", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 128, [], flush)).Message);
+        Assert.Contains("at most 1", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(0, 64, new ulong[2], flush)).Message);
+        Assert.Equal([127UL], Get(log, 0, flush));
+        Assert.Equal(1, log.Clear(0, 64, [ulong.MaxValue], flush));
+        Assert.Empty(Get(log, 0, flush));
+
+        // A slot ending inside a word: one bit past its end is refused, wherever it is.
+        log.AddSlot(1, Base + TwoMiB, 100 * 4096, flush);
+        Assert.Contains("past its end", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(1, 64, [1UL << 36], flush)).Message);
+        Assert.Contains("past its end", Assert.Throws<ArgumentOutOfRangeException>(() => log.Clear(1, 0, [0, 1UL << 40], flush)).Message);
+        Assert.Equal(0, log.Clear(1, 64, [(1UL << 36) - 1], flush));
+    }
+
+    /// <summary>
+    /// A Clear takes D (and owes a flush) only over the windows around the words it names: their
+    /// 2 MiB leaves (Leaf) or their 64 pages (Page4K). Pages written elsewhere keep D, so the
+    /// flush stays small and the next Get finds them by their own D bit.
+    /// </summary>
+    [Theory]
+    [InlineData(DirtyLogGranularity.Leaf)]
+    [InlineData(DirtyLogGranularity.Page4K)]
+    public void Clear_takes_D_only_around_the_words_it_names(DirtyLogGranularity granularity)
+    {
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        for (ulong va = Base; va < Base + 4 * TwoMiB; va += 4096)
+            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
+        var log = new DirtyLog(space, granularity: granularity);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 4 * TwoMiB, flush);
+        // Pages in each 2 MiB region: 260 is in word 4 (region 0), 1500 in word 23 (the last of region 2), 1550 in the word after it.
+        ulong[] written = [10, 260, 600, 1100, 1500, 1550];
+        foreach (ulong p in written)
+            Write(space, Base + p * 4096);
+        Assert.Equal(written.ToHashSet(), Get(log, 0, flush));
+        foreach (ulong p in written)
+            Write(space, Base + p * 4096);   // D again on all six
+
+        var mask = new ulong[24];
+        mask[4] = mask[23] = ulong.MaxValue;
+        flush.Clear();
+        Assert.Equal(2, log.Clear(0, 0, mask, flush));
+
+        (ulong First, ulong End)[] windows = granularity == DirtyLogGranularity.Leaf
+            ? [(0, 512), (1024, 1536)]
+            : [(256, 320), (1472, 1536)];
+        bool InWindow(ulong p) => windows.Any(w => p >= w.First && p < w.End);
+        foreach (ulong p in written)
+        {
+            bool dirty = (space.Entry(Base + p * 4096, 1) & Pte.Dirty) != 0;
+            Assert.True(dirty != InWindow(p), $"page {p}: D is {(dirty ? "set" : "clear")} after a Clear of words 4 and 23 ({granularity})");
+        }
+        foreach (var r in flush.Ranges.ToArray())
+            Assert.True(InWindow((r.Start - Base) >> 12) && InWindow(((r.End - Base) >> 12) - 1), $"the Clear flushes [0x{r.Start:X}, 0x{r.End:X}), outside its windows");
+        // The two named pages leave the log; every other write is still owed.
+        Assert.Equal(new ulong[] { 10, 600, 1100, 1550 }.ToHashSet(), Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Page4K_splits_a_huge_leaf_mapped_into_the_slot_later_where_a_Clear_covers_it_in_part()
+    {
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, 2 * TwoMiB, flush);
+        space.Map(Base + TwoMiB, 0x1_0000_0000, PageSize.Size2M, PgProt.Shared);   // after logging started
+        Write(space, Base + TwoMiB);
+        Assert.Equal(512, Get(log, 0, flush).Count);   // covered whole: reported whole
+        Write(space, Base + TwoMiB);
+        Assert.Equal(64, log.Clear(0, 512, [ulong.MaxValue], flush));
+        space.FindLeaf(Base + TwoMiB, out int level);
+        Assert.Equal(1, level);
+        // Split, so the cleared 64 pages are clean and the 448 others stay owed.
+        Assert.Equal(Enumerable.Range(512 + 64, 448).Select(i => (ulong)i).ToHashSet(), Get(log, 0, flush));
+    }
+
+    [Fact]
+    public void Page4K_leaves_4K_pages_with_the_PAT_bit_alone()
+    {
+        using var tables = new NativeTableSource();
+        using var space = new AddressSpace(tables);
+        for (ulong va = Base; va < Base + TwoMiB; va += 4096)
+        {
+            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
+            space.Entry(va, 1) |= Pte.Pat4K;   // bit 7 of a 4 KiB PTE is PAT, not PS
+        }
+        var entries = Enumerable.Range(0, 512).Select(i => space.Entry(Base + (ulong)i * 4096, 1)).ToArray();
+        var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K);
+        var flush = new FlushPlan();
+        log.AddSlot(0, Base, TwoMiB, flush);
+        Assert.Equal(0, flush.Count);
+        Assert.Equal(entries, Enumerable.Range(0, 512).Select(i => space.Entry(Base + (ulong)i * 4096, 1)).ToArray());
+        Write(space, Base + 9 * 4096);
+        Assert.Equal([9UL], Get(log, 0, flush));
     }
 
     private static ulong[] Snapshot(AddressSpace space)
