@@ -24,11 +24,17 @@ public sealed unsafe class DirtyLogTests
     internal static AddressSpace Mixed(ITableSource tables)
     {
         var space = new AddressSpace(tables);
-        for (ulong va = Base; va < Base + 2 * TwoMiB; va += 4096)
-            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
+        Map4K(space, Base, Base + 2 * TwoMiB);
         for (ulong va = Base + 2 * TwoMiB; va < Base + 8 * TwoMiB; va += TwoMiB)
             space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size2M, PgProt.Shared);
         return space;
+    }
+
+    /// <summary>4 KiB pages over [from, to), each at the frame Mixed gives its address.</summary>
+    private static void Map4K(AddressSpace space, ulong from, ulong to)
+    {
+        for (ulong va = from; va < to; va += 4096)
+            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
     }
 
     /// <summary>A CPU's write: with a write-protect log, a W|P fault goes to the log's handler and the write is retried.</summary>
@@ -449,8 +455,7 @@ public sealed unsafe class DirtyLogTests
     {
         using var tables = new NativeTableSource();
         using var space = new AddressSpace(tables);
-        for (ulong va = Base; va < Base + 4 * TwoMiB; va += 4096)
-            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
+        Map4K(space, Base, Base + 4 * TwoMiB);
         var log = new DirtyLog(space, granularity: granularity);
         var flush = new FlushPlan();
         log.AddSlot(0, Base, 4 * TwoMiB, flush);
@@ -506,17 +511,15 @@ public sealed unsafe class DirtyLogTests
     {
         using var tables = new NativeTableSource();
         using var space = new AddressSpace(tables);
+        Map4K(space, Base, Base + TwoMiB);
         for (ulong va = Base; va < Base + TwoMiB; va += 4096)
-        {
-            space.Map(va, 0x1_0000_0000 + (va - Base), PageSize.Size4K, PgProt.Shared);
             space.Entry(va, 1) |= Pte.Pat4K;   // bit 7 of a 4 KiB PTE is PAT, not PS
-        }
-        var entries = Enumerable.Range(0, 512).Select(i => space.Entry(Base + (ulong)i * 4096, 1)).ToArray();
+        var entries = Snapshot(space);
         var log = new DirtyLog(space, granularity: DirtyLogGranularity.Page4K);
         var flush = new FlushPlan();
         log.AddSlot(0, Base, TwoMiB, flush);
         Assert.Equal(0, flush.Count);
-        Assert.Equal(entries, Enumerable.Range(0, 512).Select(i => space.Entry(Base + (ulong)i * 4096, 1)).ToArray());
+        Assert.Equal(entries, Snapshot(space));
         Write(space, Base + 9 * 4096);
         Assert.Equal([9UL], Get(log, 0, flush));
     }
