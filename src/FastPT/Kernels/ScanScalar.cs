@@ -1,4 +1,6 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
+using FastPT.Entries;
 
 namespace FastPT.Kernels;
 
@@ -15,6 +17,88 @@ internal static unsafe class ScanScalar
             n += One<TMode>(entries + i, TMode.Shared ? Volatile.Read(ref entries[i]) : entries[i], p, categories + i, kept, i, flush);
         return n;
     }
+
+    /// <summary>
+    /// The rule at the entries <paramref name="which"/> names (bit i: entry i) and nowhere else,
+    /// for a run whose other entries are known to hold nothing the scan keeps or changes. A
+    /// present, non-special entry (what faults leave) is decided by its uffd-wp bit alone, as
+    /// in the vector kernels' populated words, in a loop without a branch on it; any other
+    /// entry (and every entry of shared tables, or with soft-dirty) takes the rule.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static long ApplyAt<TMode>(ulong* entries, ReadOnlySpan<ulong> which, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode
+    {
+        bool populated = !TMode.Shared && !p.TrackSoftDirty;
+        var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
+        var catsWritten = catsClean | PageCategories.Written;
+        ulong keepWritten = p.Keeps(catsWritten) ? ulong.MaxValue : 0, keepClean = p.Keeps(catsClean) ? ulong.MaxValue : 0;
+        ulong protect = p.WriteProtect && keepWritten != 0 ? ulong.MaxValue : 0;
+        ushort reportWritten = (ushort)(catsWritten & p.Return), reportClean = (ushort)(catsClean & p.Return);
+        long n = 0;
+        for (int w = 0; w < which.Length; w++)
+        {
+            ulong* at = entries + (w << 6);
+            ulong keptWord = 0, flushWord = 0, writtenWord = 0, others = which[w];
+            if (populated)
+                others = PopulatedWord(at, which[w], keepWritten, keepClean, protect, ref keptWord, ref flushWord, ref writtenWord);
+            kept[w] |= keptWord;
+            flush[w] |= flushWord;
+            n += BitOperations.PopCount(keptWord);
+            if (!p.SkipCategories)
+            {
+                for (ulong bits = keptWord; bits != 0; bits &= bits - 1)
+                {
+                    int b = BitOperations.TrailingZeroCount(bits);
+                    categories[(w << 6) + b] = (writtenWord & (1UL << b)) != 0 ? reportWritten : reportClean;
+                }
+            }
+            for (ulong bits = others; bits != 0; bits &= bits - 1)
+            {
+                int i = (w << 6) + BitOperations.TrailingZeroCount(bits);
+                n += Other<TMode>(entries + i, TMode.Shared ? Volatile.Read(ref entries[i]) : entries[i], p, categories + i, kept, i, flush);
+            }
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// <see cref="ApplyAt{TMode}"/>'s entries of one word that are present and not special, in
+    /// exclusive tables without soft-dirty: written (uffd-wp clear) or not decides each, without
+    /// a branch on it; a written page is protected when kept (pte_mkuffd_wp: uffd-wp set, RW
+    /// cleared, D moved to saved-dirty), and only RW and D, where set, owe a flush. Every entry
+    /// read is stored back. Returns the bits of the other entries, for the rule.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a leaf: its accumulators stay in registers
+    private static ulong PopulatedWord(ulong* at, ulong bits, ulong keepWritten, ulong keepClean, ulong protect,
+        ref ulong keptWord, ref ulong flushWord, ref ulong writtenWord)
+    {
+        ulong kept = 0, flushes = 0, written = 0, others = 0;
+        for (; bits != 0; bits &= bits - 1)
+        {
+            int b = BitOperations.TrailingZeroCount(bits);
+            ulong e = at[b], bit = 1UL << b;
+            ulong other = (e & (Pte.Present | Pte.Special)) != Pte.Present ? bit : 0;
+            ulong w = (((~e) >> 10) & 1) << b & ~other;
+            ulong change = w & protect;
+            ulong m = (e | Pte.UffdWp) & ~Pte.Writable;
+            at[b] = change != 0 ? (m & ~Pte.Dirty) | ((m & Pte.Dirty) << 52) : e;
+            flushes |= (e & (Pte.Writable | Pte.Dirty)) != 0 ? change : 0;
+            kept |= (w & keepWritten) | (bit & ~w & ~other & keepClean);
+            written |= w;
+            others |= other;
+        }
+        keptWord = kept;
+        flushWord = flushes;
+        writtenWord = written;
+        return others;
+    }
+
+    /// <summary><see cref="One{TMode}"/> out of line: <see cref="ApplyAt{TMode}"/>'s loop keeps its registers for the usual entry.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Other<TMode>(ulong* slot, ulong seen, in ScanParams p, ushort* category, Span<ulong> kept, int index, Span<ulong> flush)
+        where TMode : struct, ITableWriteMode =>
+        One<TMode>(slot, seen, p, category, kept, index, flush);
 
     /// <summary>The narrowest vector kernel's fallback: the memo is only for vectors, so it is ignored.</summary>
     public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)

@@ -48,17 +48,17 @@ internal unsafe struct ScanOp : ILeafOp
     private readonly KernelIsa _isa;
     private readonly FlushPlan _flush;
     private readonly IHugeSplitter? _splitter;
-    private readonly UnwrittenTables? _unwritten; // null unless the request requires WRITTEN
+    private readonly UnwrittenPages? _unwritten; // null unless the request requires WRITTEN
     private readonly bool _noteUnwritten;
     private ScanMemo _memo; // the last uniform pattern of this scan's params, reused by the next runs
 
     /// <param name="holeIsWritten">A hole without tables counts as WRITTEN (a VMA registered for uffd-wp).</param>
     /// <param name="hugeZeroPfn">The huge zero page's first frame (<see cref="ScanParams.NoPfn"/>: none).</param>
     /// <param name="flush">Receives what WP_MATCHING owes a TLB (also for the markers put into holes, which owe nothing).</param>
-    /// <param name="unwritten">The owner's record of tables without WRITTEN pages: skipped when the request requires WRITTEN, added to when a whole table kept nothing.</param>
+    /// <param name="unwritten">The owner's record of pages known not to be WRITTEN: left unread when the request requires WRITTEN, added to when a run is left without a WRITTEN page.</param>
     public ScanOp(AddressSpace space, ScanOutput* output, in ScanParams p, bool holeIsWritten, ulong hugeZeroPfn,
         FlushPlan flush, bool sharedTables = false, IHugeSplitter? splitter = null, KernelIsa? isa = null,
-        UnwrittenTables? unwritten = null)
+        UnwrittenPages? unwritten = null)
     {
         _space = space;
         _out = output;
@@ -75,8 +75,8 @@ internal unsafe struct ScanOp : ILeafOp
         _shared = sharedTables;
         _splitter = splitter;
         _isa = isa ?? KernelIsas.Selected;
-        _unwritten = unwritten is not null && UnwrittenTables.RequiresWritten(p) ? unwritten : null;
-        _noteUnwritten = _unwritten is not null && UnwrittenTables.KeepsExactlyWritten(p);
+        _unwritten = unwritten is not null && UnwrittenPages.RequiresWritten(p) ? unwritten : null;
+        _noteUnwritten = _unwritten is not null && UnwrittenPages.KeepsExactlyWritten(p);
         OutOfTables = false;
     }
 
@@ -96,16 +96,29 @@ internal unsafe struct ScanOp : ILeafOp
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
     {
-        if (_unwritten is not null && _unwritten.Contains(va))
-            return true; // nothing WRITTEN here since a scan read it: nothing to keep or protect
+        Span<ulong> unread = stackalloc ulong[8];
+        unread = unread[..((count + 63) >> 6)];
+        int toRead = count;
+        if (_unwritten is not null)
+        {
+            // Pages a scan left unwritten and nothing touched since hold nothing to keep or protect.
+            toRead = Unread(_unwritten.Known(va), (int)((va >> 12) & 511), count, unread);
+            if (toRead == 0)
+                return true;
+        }
         ushort* categories = stackalloc ushort[512];
         ulong* keptWords = stackalloc ulong[8];
         var kept = new Span<ulong>(keptWords, 8);
         kept.Clear();
         // A run that can neither fill the buffer nor reach the page limit protects in the kernel;
         // otherwise only what is output before the stop may be protected: a second pass does that.
-        bool inline = _out->CannotStopWithin(count);
-        long n = inline
+        // Only the entries to read can be kept.
+        bool inline = _out->CannotStopWithin(toRead);
+        long n = inline && toRead <= count / SparseFraction
+            ? (_shared
+                ? ScanScalar.ApplyAt<SharedTables>(entries, unread, _p, categories, kept, flush)
+                : ScanScalar.ApplyAt<ExclusiveTables>(entries, unread, _p, categories, kept, flush))
+            : inline
             ? (_shared
                 ? ScanKernels.Apply<SharedTables>(_isa, entries, count, _p, categories, kept, flush)
                 : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, _p, categories, kept, flush, ref _memo))
@@ -143,11 +156,44 @@ internal unsafe struct ScanOp : ILeafOp
         return true;
     }
 
-    /// <summary>A whole table that now holds no WRITTEN page (see <see cref="UnwrittenTables.KeepsExactlyWritten"/>).</summary>
+    /// <summary>A run that now holds no WRITTEN page (see <see cref="UnwrittenPages.KeepsExactlyWritten"/>).</summary>
     private readonly void NoteUnwritten(int count, ulong va)
     {
-        if (_noteUnwritten && count == 512)
-            _unwritten!.Add(va);
+        if (_noteUnwritten)
+            _unwritten!.Add(va, count);
+    }
+
+    /// <summary>
+    /// A run with at most one entry in this many to read goes entry by entry (the scalar rule
+    /// at each); more, and one vector pass over the run is cheaper.
+    /// </summary>
+    private const int SparseFraction = 4;
+
+    /// <summary>
+    /// The run's entries [first, first + count) of a table whose known-unwritten mask is
+    /// <paramref name="known"/>, as run-relative bits of the ones to read (one word per 64
+    /// entries of the run); returns how many.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Unread(ReadOnlySpan<ulong> known, int first, int count, Span<ulong> unread)
+    {
+        int n = 0;
+        for (int w = 0; w < unread.Length; w++)
+        {
+            int b = first + (w << 6), k = b >> 6, shift = b & 63;
+            ulong bits = Word(known, k) >> shift;
+            if (shift != 0)
+                bits |= Word(known, k + 1) << (64 - shift);
+            bits = ~bits;
+            int left = count - (w << 6);
+            if (left < 64)
+                bits &= (1UL << left) - 1;
+            unread[w] = bits;
+            n += BitOperations.PopCount(bits);
+        }
+        return n;
+
+        static ulong Word(ReadOnlySpan<ulong> known, int k) => k < known.Length ? known[k] : 0;
     }
 
     /// <summary>

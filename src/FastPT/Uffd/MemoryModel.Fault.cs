@@ -52,7 +52,9 @@ public sealed unsafe partial class MemoryModel
     /// <summary>handle_mm_fault: the pmd level (THP), then the pte level.</summary>
     private FaultResult HandleFault(Vma vma, ulong va, bool write, FlushPlan flush)
     {
-        Touching(va, va + 4096); // everything below stays in va's PTE table (fault-around too)
+        // The faulting page. Nothing else the handler changes can be remembered unwritten:
+        // fault-around fills only empty entries (WRITTEN), a huge pmd has no PTEs to remember.
+        Touching(va, va + 4096);
         ulong* pmdSlot = Space.EnsurePath(va, 2, PgProt.Table);
         ulong pmd = *pmdSlot;
         if (LinuxPte.IsNone(pmd) && ThpAllowed(vma, va))

@@ -24,7 +24,7 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     private readonly VmaList _vmas = new();
     private readonly FrameAllocator _frames = new();
     private readonly NativeTableSource? _ownedTables;
-    private UnwrittenTables? _unwritten = new();
+    private UnwrittenPages? _unwritten = new();
     private int _lastAnonVma;
 
     public MemoryModel(UffdFeatures features = UffdFeatures.None, ITableSource? tables = null)
@@ -54,18 +54,36 @@ public sealed partial class MemoryModel : IDisposable, IHugeSplitter
     public AddressSpace Space { get; }
 
     /// <summary>
-    /// Whether scans that require WRITTEN skip the tables a scan found without a written page
-    /// and nothing touched since (on by default; tests turn it off to compare).
+    /// Whether scans that require WRITTEN skip the pages a scan found unwritten and nothing
+    /// touched since (on by default; tests turn it off to compare).
     /// </summary>
-    internal bool RemembersUnwrittenTables
+    internal bool RemembersUnwrittenPages
     {
         get => _unwritten is not null;
         set => _unwritten = value ? _unwritten ?? new() : null;
     }
 
-    internal int UnwrittenTableCount => _unwritten?.Count ?? 0;
+    internal long UnwrittenPageCount => _unwritten?.Count ?? 0;
 
-    /// <summary>Every verb and fault that may change entries in [start, end) calls this first.</summary>
+    /// <summary>
+    /// The first page the record vouches for whose PTE is WRITTEN or gone (null when the
+    /// record holds): a verb or fault that changed an entry without forgetting it first.
+    /// </summary>
+    internal unsafe ulong? FirstFalselyUnwrittenPage()
+    {
+        if (_unwritten is null)
+            return null;
+        var p = new ScanParams { EmptyIsWritten = true };
+        foreach (ulong va in _unwritten.Pages().Order())
+        {
+            ulong* pte = Space.TryGetEntry(va, 1);
+            if (pte is null || (ScanRule.Categorize(*pte, p) & PageCategories.Written) != 0)
+                return va;
+        }
+        return null;
+    }
+
+    /// <summary>Every verb and fault that may change entries in [start, end) calls this first (see <see cref="UnwrittenPages"/>).</summary>
     private void Touching(ulong start, ulong end) => _unwritten?.Forget(start, end);
 
     /// <summary>

@@ -172,4 +172,80 @@ public unsafe class KernelTwinTests
             Assert.Equal(0b100_1001UL, flush[0]);
         }
     }
+
+    /// <summary>
+    /// The scan at named entries only (a rescan's pages changed since the last one) is the
+    /// scalar rule at exactly those entries: the same values, kept and flush bits and reported
+    /// categories there, and nothing read or written anywhere else (sentinels around the run).
+    /// </summary>
+    [Fact]
+    public void ScanAtNamedEntriesIsTheRuleAtThoseEntriesAlone()
+    {
+        var r = new Random(KernelTestData.Seed + 12);
+        int[] lengths = [1, 5, 63, 64, 65, 200, 507, 512];
+        foreach (var sp in ScanParamSets())
+            foreach (int count in lengths)
+                foreach (bool shared in new[] { false, true })
+                    for (int round = 0; round < 4; round++)
+                    {
+                        var input = new ulong[count];
+                        KernelTestData.Fill(r, input);
+                        var which = new ulong[(count + 63) / 64];
+                        int density = r.Next(1, 5); // 1 in 2, 4, 8 or 16 entries named
+                        for (int i = 0; i < count; i++)
+                            if (r.Next(1 << density) == 0)
+                                which[i >> 6] |= 1UL << (i & 63);
+                        CheckScanAt(sp, shared, input, which);
+                    }
+    }
+
+    private static void CheckScanAt(in ScanParams sp, bool shared, ulong[] input, ulong[] which)
+    {
+        int count = input.Length;
+        bool Named(int i) => (which[i >> 6] >> (i & 63) & 1) != 0;
+        // Expected: the scalar kernel over the whole run, then every entry not named put back.
+        var expected = (ulong[])input.Clone();
+        var eCats = new ushort[512];
+        Span<ulong> eKept = stackalloc ulong[8], eFlush = stackalloc ulong[8];
+        fixed (ulong* e = expected)
+        fixed (ushort* c = eCats)
+            ScanScalar.Apply<ExclusiveTables>(e, count, sp, c, eKept, eFlush);
+        long expectedFound = 0;
+        for (int i = 0; i < count; i++)
+        {
+            if (!Named(i))
+            {
+                expected[i] = input[i];
+                eKept[i >> 6] &= ~(1UL << (i & 63));
+                eFlush[i >> 6] &= ~(1UL << (i & 63));
+            }
+            else if ((eKept[i >> 6] >> (i & 63) & 1) != 0)
+            {
+                expectedFound++;
+            }
+        }
+        var actual = new ulong[Pad + count + Pad];
+        Array.Fill(actual, KernelTestData.Sentinel);
+        input.CopyTo(actual, Pad);
+        var aCats = new ushort[512];
+        Span<ulong> aKept = stackalloc ulong[8], aFlush = stackalloc ulong[8];
+        long found;
+        fixed (ulong* a = actual)
+        fixed (ushort* c = aCats)
+            found = shared
+                ? ScanScalar.ApplyAt<SharedTables>(a + Pad, which, sp, c, aKept, aFlush)
+                : ScanScalar.ApplyAt<ExclusiveTables>(a + Pad, which, sp, c, aKept, aFlush);
+        string what = $"scan-at {sp} shared={shared} count={count}";
+        for (int i = 0; i < Pad; i++)
+            Assert.True(actual[i] == KernelTestData.Sentinel && actual[Pad + count + i] == KernelTestData.Sentinel, $"{what}: wrote outside the run");
+        for (int i = 0; i < count; i++)
+            Assert.True(expected[i] == actual[Pad + i], $"{what}: entry {i} (named={Named(i)}) 0x{input[i]:X}: expected 0x{expected[i]:X} got 0x{actual[Pad + i]:X}");
+        Assert.True(eKept.SequenceEqual(aKept), $"{what}: kept bits differ");
+        Assert.True(eFlush.SequenceEqual(aFlush), $"{what}: flush bits differ");
+        Assert.Equal(expectedFound, found);
+        if (!sp.SkipCategories)
+            for (int i = 0; i < count; i++)
+                if ((eKept[i >> 6] >> (i & 63) & 1) != 0)
+                    Assert.True(eCats[i] == aCats[i], $"{what}: entry {i} 0x{input[i]:X} reports 0x{aCats[i]:X}, the rule 0x{eCats[i]:X}");
+    }
 }
