@@ -41,7 +41,12 @@ internal static unsafe class ScanScalar
             ulong* at = entries + (w << 6);
             ulong keptWord = 0, flushWord = 0, writtenWord = 0, others = which[w];
             if (populated)
-                others = PopulatedWord(at, which[w], keepWritten, keepClean, protect, ref keptWord, ref flushWord, ref writtenWord);
+            {
+                others = keepClean == 0 && protect != 0
+                    ? WrittenWord(at, which[w], ref keptWord, ref flushWord)
+                    : PopulatedWord(at, which[w], keepWritten, keepClean, protect, ref keptWord, ref flushWord, ref writtenWord);
+                writtenWord |= keepClean == 0 && protect != 0 ? keptWord : 0;
+            }
             kept[w] |= keptWord;
             flush[w] |= flushWord;
             n += BitOperations.PopCount(keptWord);
@@ -91,6 +96,35 @@ internal static unsafe class ScanScalar
         keptWord = kept;
         flushWord = flushes;
         writtenWord = written;
+        return others;
+    }
+
+    /// <summary>
+    /// <see cref="PopulatedWord"/> for dirty tracking's request (keep the written pages, protect
+    /// them): an entry that is not written is left as it is, and the pages a rescan reads are
+    /// the ones faults wrote since the last, so its branches go the same way nearly always.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static ulong WrittenWord(ulong* at, ulong bits, ref ulong keptWord, ref ulong flushWord)
+    {
+        ulong kept = 0, flushes = 0, others = 0;
+        for (; bits != 0; bits &= bits - 1)
+        {
+            int b = BitOperations.TrailingZeroCount(bits);
+            ulong e = at[b];
+            if ((e & (Pte.Present | Pte.Special | Pte.UffdWp)) != Pte.Present)
+            {
+                others |= (e & (Pte.Present | Pte.Special)) != Pte.Present ? 1UL << b : 0;
+                continue;
+            }
+            ulong m = (e | Pte.UffdWp) & ~Pte.Writable;
+            at[b] = (m & ~Pte.Dirty) | ((m & Pte.Dirty) << 52);
+            kept |= 1UL << b;
+            if ((e & (Pte.Writable | Pte.Dirty)) != 0)
+                flushes |= 1UL << b;
+        }
+        keptWord = kept;
+        flushWord = flushes;
         return others;
     }
 
