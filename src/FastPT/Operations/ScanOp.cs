@@ -114,15 +114,17 @@ internal unsafe struct ScanOp : ILeafOp
         // otherwise only what is output before the stop may be protected: a second pass does that.
         // Only the entries to read can be kept.
         bool inline = _out->CannotStopWithin(toRead);
-        long n = inline && toRead <= count / SparseFraction
-            ? (_shared
+        long n;
+        if (!inline)
+            n = Kernel(entries, count, _noWp, categories, kept, flush);
+        else if (toRead <= count / SparseFraction)
+            n = _shared
                 ? ScanScalar.ApplyAt<SharedTables>(entries, unread, _p, categories, kept, flush)
-                : ScanScalar.ApplyAt<ExclusiveTables>(entries, unread, _p, categories, kept, flush))
-            : inline
-            ? (_shared
+                : ScanScalar.ApplyAt<ExclusiveTables>(entries, unread, _p, categories, kept, flush);
+        else
+            n = _shared
                 ? ScanKernels.Apply<SharedTables>(_isa, entries, count, _p, categories, kept, flush)
-                : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, _p, categories, kept, flush, ref _memo))
-            : Kernel(entries, count, _noWp, categories, kept, flush);
+                : ScanKernels.Apply<ExclusiveTables>(_isa, entries, count, _p, categories, kept, flush, ref _memo);
         changed += n;
         if (n == 0)
         {
