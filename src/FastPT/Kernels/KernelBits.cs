@@ -103,6 +103,22 @@ internal static class KernelBits
         mask[wEnd] |= tail;
     }
 
+    /// <summary>Clears bits [from, to) of a bit mask (from &lt; to).</summary>
+    public static void ClearRange(Span<ulong> mask, int from, int to)
+    {
+        int w = from >> 6, wEnd = (to - 1) >> 6;
+        ulong head = ulong.MaxValue << (from & 63), tail = ulong.MaxValue >> (63 - ((to - 1) & 63));
+        if (w == wEnd)
+        {
+            mask[w] &= ~(head & tail);
+            return;
+        }
+        mask[w] &= ~head;
+        for (w++; w < wEnd; w++)
+            mask[w] = 0;
+        mask[wEnd] &= ~tail;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Set(Span<ulong> mask, int index) => mask[index >> 6] |= 1UL << (index & 63);
 }

@@ -35,6 +35,7 @@ internal static unsafe class ScanScalar
         ulong keepWritten = p.Keeps(catsWritten) ? ulong.MaxValue : 0, keepClean = p.Keeps(catsClean) ? ulong.MaxValue : 0;
         ulong protect = p.WriteProtect && keepWritten != 0 ? ulong.MaxValue : 0;
         ushort reportWritten = (ushort)(catsWritten & p.Return), reportClean = (ushort)(catsClean & p.Return);
+        bool writtenOnly = keepClean == 0 && protect != 0; // dirty tracking's request: kept = written
         long n = 0;
         for (int w = 0; w < which.Length; w++)
         {
@@ -42,10 +43,10 @@ internal static unsafe class ScanScalar
             ulong keptWord = 0, flushWord = 0, writtenWord = 0, others = which[w];
             if (populated)
             {
-                others = keepClean == 0 && protect != 0
+                others = writtenOnly
                     ? WrittenWord(at, which[w], ref keptWord, ref flushWord)
                     : PopulatedWord(at, which[w], keepWritten, keepClean, protect, ref keptWord, ref flushWord, ref writtenWord);
-                writtenWord |= keepClean == 0 && protect != 0 ? keptWord : 0;
+                writtenWord |= writtenOnly ? keptWord : 0;
             }
             kept[w] |= keptWord;
             flush[w] |= flushWord;
@@ -86,8 +87,7 @@ internal static unsafe class ScanScalar
             ulong other = (e & (Pte.Present | Pte.Special)) != Pte.Present ? bit : 0;
             ulong w = (((~e) >> 10) & 1) << b & ~other;
             ulong change = w & protect;
-            ulong m = (e | Pte.UffdWp) & ~Pte.Writable;
-            at[b] = change != 0 ? (m & ~Pte.Dirty) | ((m & Pte.Dirty) << 52) : e;
+            at[b] = change != 0 ? LinuxPte.MkUffdWp(e) : e;
             flushes |= (e & (Pte.Writable | Pte.Dirty)) != 0 ? change : 0;
             kept |= (w & keepWritten) | (bit & ~w & ~other & keepClean);
             written |= w;
@@ -117,8 +117,7 @@ internal static unsafe class ScanScalar
                 others |= (e & (Pte.Present | Pte.Special)) != Pte.Present ? 1UL << b : 0;
                 continue;
             }
-            ulong m = (e | Pte.UffdWp) & ~Pte.Writable;
-            at[b] = (m & ~Pte.Dirty) | ((m & Pte.Dirty) << 52);
+            at[b] = LinuxPte.MkUffdWp(e);
             kept |= 1UL << b;
             if ((e & (Pte.Writable | Pte.Dirty)) != 0)
                 flushes |= 1UL << b;

@@ -93,21 +93,11 @@ internal sealed class UnwrittenPages
             Remove(table, slot);
             return;
         }
-        ClearRange(mask, from, to);
+        KernelBits.ClearRange(mask, from, to);
         foreach (ulong w in mask)
             if (w != 0)
                 return;
         Remove(table, slot);
-    }
-
-    private static void ClearRange(Span<ulong> mask, int from, int to)
-    {
-        for (int i = from; i < to;)
-        {
-            int bit = i & 63, n = Math.Min(64 - bit, to - i);
-            mask[i >> 6] &= ~((n == 64 ? ulong.MaxValue : (1UL << n) - 1) << bit);
-            i += n;
-        }
     }
 
     private void Remove(ulong table, int slot)
