@@ -98,11 +98,12 @@ internal unsafe struct ScanOp : ILeafOp
     {
         Span<ulong> unread = stackalloc ulong[8];
         unread = unread[..((count + 63) >> 6)];
-        int toRead = count;
+        int toRead = count, slot = -1;
         if (_unwritten is not null)
         {
             // Pages a scan left unwritten and nothing touched since hold nothing to keep or protect.
-            toRead = Unread(_unwritten.Known(va), (int)((va >> 12) & 511), count, unread);
+            slot = _unwritten.Find(va);
+            toRead = Unread(_unwritten.Known(slot), (int)((va >> 12) & 511), count, unread);
             if (toRead == 0)
                 return true;
         }
@@ -128,14 +129,14 @@ internal unsafe struct ScanOp : ILeafOp
         changed += n;
         if (n == 0)
         {
-            NoteUnwritten(count, va);
+            NoteUnwritten(count, va, slot);
             return true;
         }
         if (!_out->HasBuffer)
         {
             Coarsen(flush);
             if (inline && _p.WriteProtect)
-                NoteUnwritten(count, va);
+                NoteUnwritten(count, va, slot);
             return true;
         }
         int stop = !_uniform ? Regions(categories, kept, count, va)
@@ -154,15 +155,15 @@ internal unsafe struct ScanOp : ILeafOp
             return false;
         }
         if (_p.WriteProtect)
-            NoteUnwritten(count, va); // every written entry was kept, and every kept one is protected now
+            NoteUnwritten(count, va, slot); // every written entry was kept, and every kept one is protected now
         return true;
     }
 
     /// <summary>A run that now holds no WRITTEN page (see <see cref="UnwrittenPages.KeepsExactlyWritten"/>).</summary>
-    private readonly void NoteUnwritten(int count, ulong va)
+    private readonly void NoteUnwritten(int count, ulong va, int slot)
     {
         if (_noteUnwritten)
-            _unwritten!.Add(va, count);
+            _unwritten!.Add(va, count, slot);
     }
 
     /// <summary>

@@ -46,18 +46,24 @@ internal sealed class UnwrittenPages
                     yield return (table << Shift) + ((ulong)i << 12);
     }
 
-    /// <summary>
-    /// The mask of the PTE table mapping va (bit i: page i of the table is known unwritten), or
-    /// an empty span when none of its pages is.
-    /// </summary>
+    /// <summary>The slot of the mask of the PTE table mapping va, or -1 when none of its pages is known.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ReadOnlySpan<ulong> Known(ulong va) =>
-        _tables.Count != 0 && _tables.TryGetValue(va >> Shift, out int slot) ? _bits.AsSpan(slot * Words, Words) : default;
+    public int Find(ulong va) => _tables.Count != 0 && _tables.TryGetValue(va >> Shift, out int slot) ? slot : -1;
 
-    /// <summary>A scan read the <paramref name="pages"/> entries from va (inside one PTE table) and left none WRITTEN.</summary>
-    public void Add(ulong va, int pages)
+    /// <summary>
+    /// The mask in <paramref name="slot"/> (from <see cref="Find"/>; bit i: page i of the table
+    /// is known unwritten), or an empty span for -1.
+    /// </summary>
+    public ReadOnlySpan<ulong> Known(int slot) => slot < 0 ? default : _bits.AsSpan(slot * Words, Words);
+
+    /// <summary>
+    /// A scan read the <paramref name="pages"/> entries from va (inside one PTE table) and left
+    /// none WRITTEN. <paramref name="slot"/>: the table's slot if <see cref="Find"/> gave one and
+    /// nothing was forgotten since (saves a lookup), else -1.
+    /// </summary>
+    public void Add(ulong va, int pages, int slot = -1)
     {
-        if (!_tables.TryGetValue(va >> Shift, out int slot))
+        if (slot < 0 && !_tables.TryGetValue(va >> Shift, out slot))
             _tables.Add(va >> Shift, slot = NewSlot());
         KernelBits.SetRange(_bits.AsSpan(slot * Words, Words), (int)((va >> 12) & 511), (int)((va >> 12) & 511) + pages);
     }
