@@ -108,14 +108,28 @@ public sealed unsafe class ModelRange : IDisposable
     /// <summary>One SIMD load of every PTE table of the range, in order: the hardware limit for a scan that changes nothing.</summary>
     public void BareRead()
     {
-        var acc = Vector512<ulong>.Zero;
-        foreach (nint t in _leafTables)
+        if (Vector512.IsHardwareAccelerated)
         {
-            ulong* p = (ulong*)t;
-            for (int i = 0; i < 512; i += 8)
-                acc |= Vector512.Load(p + i);
+            var acc = Vector512<ulong>.Zero;
+            foreach (nint t in _leafTables)
+            {
+                ulong* p = (ulong*)t;
+                for (int i = 0; i < 512; i += 8)
+                    acc |= Vector512.Load(p + i);
+            }
+            _sink = acc.ToScalar();
         }
-        _sink = acc.ToScalar();
+        else
+        {
+            var acc = Vector256<ulong>.Zero;
+            foreach (nint t in _leafTables)
+            {
+                ulong* p = (ulong*)t;
+                for (int i = 0; i < 512; i += 4)
+                    acc |= Vector256.Load(p + i);
+            }
+            _sink = acc.ToScalar();
+        }
     }
 
     /// <summary>
@@ -128,6 +142,14 @@ public sealed unsafe class ModelRange : IDisposable
     /// </summary>
     public void BareProtectWritten()
     {
+        if (Vector512.IsHardwareAccelerated)
+            BareProtectWritten512();
+        else
+            BareProtectWritten256(); // Vector512 without AVX-512 is emulated: not a floor
+    }
+
+    private void BareProtectWritten512()
+    {
         var uffdWp = Vector512.Create(Pte.UffdWp);
         var writable = Vector512.Create(Pte.Writable);
         var dirty = Vector512.Create(Pte.Dirty);
@@ -139,6 +161,23 @@ public sealed unsafe class ModelRange : IDisposable
                 var old = Vector512.Load(p + i);
                 var written = Vector512.Equals(old & uffdWp, Vector512<ulong>.Zero);
                 Vector512.Store(Vector512.ConditionalSelect(written, FastPT.Kernels.ScanVector512.MkUffdWp(old, uffdWp, writable, dirty), old), p + i);
+            }
+        }
+    }
+
+    private void BareProtectWritten256()
+    {
+        var uffdWp = Vector256.Create(Pte.UffdWp);
+        var writable = Vector256.Create(Pte.Writable);
+        var dirty = Vector256.Create(Pte.Dirty);
+        foreach (nint t in _leafTables)
+        {
+            ulong* p = (ulong*)t;
+            for (int i = 0; i < 512; i += 4)
+            {
+                var old = Vector256.Load(p + i);
+                var written = Vector256.Equals(old & uffdWp, Vector256<ulong>.Zero);
+                Vector256.Store(Vector256.ConditionalSelect(written, FastPT.Kernels.ScanVector256.MkUffdWp(old, uffdWp, writable, dirty), old), p + i);
             }
         }
     }
