@@ -17,7 +17,7 @@ public sealed record ChangePoint(string Op, string Figure, int Before, int After
 /// Change points in one machine's history. Each operation's figure (time, and each paired
 /// ratio) is laid out as all its samples in history order; Perfolizer's ED-PELT splits that
 /// series where its distribution changes; each split is moved to the nearest boundary between
-/// entries, and kept only when the segment before and the segment after differ by the compare
+/// entries of different commits (runs of one commit share its segment), and kept only when the segment before and the segment after differ by the compare
 /// rules (threshold, noise floor, Mann–Whitney at alpha). So a change point is both a change in
 /// distribution and a change that matters.
 /// </summary>
@@ -58,9 +58,15 @@ public static class ChangePoints
         int minDistance = Math.Max(1, points.Min(p => p.Samples.Count));
         if (2 * minDistance > data.Length)
             yield break;
+        // Only a boundary where the commit changes can hold a change: runs of one commit (a
+        // commit measured several times) differ by the machine's drift alone, and a move "in
+        // c..c" would name no commit. A split inside such a group goes to its nearest boundary.
+        int[] boundaries = [.. Enumerable.Range(0, points.Count - 1)
+            .Where(k => history[points[k].Entry].Environment.Commit is not { } c || c != history[points[k + 1].Entry].Environment.Commit)];
+        if (boundaries.Length == 0)
+            yield break;
         var splits = EdPeltChangePointDetector.Instance.GetChangePointIndexes(data, minDistance)
-            .Select(cp => Array.IndexOf(ends, ends.MinBy(e => Math.Abs(e - cp))))
-            .Where(k => k >= 0 && k < points.Count - 1)
+            .Select(cp => boundaries.MinBy(k => Math.Abs(ends[k] - cp)))
             .Distinct()
             .Order()
             .ToList();

@@ -70,6 +70,26 @@ public sealed class HistoryTests : IDisposable
     }
 
     [Fact]
+    public void Runs_of_one_commit_share_a_segment_and_a_step_between_them_is_no_change_point()
+    {
+        // Three runs of one commit, the last two at half the speed (the machine drifted, as this
+        // VM does between minutes): no commit came between them, so nothing moved.
+        var a = TestData.Load("same-build-a.json");
+        var slow = TestData.Scaled(a, CompareTests.PlantedV1Op, 1.5);
+        var halfSpeed = TestData.Scaled(a, CompareTests.PlantedV1Op, 2.0);
+        Assert.Empty(ChangePoints.Find([At(a, "c00", 0), At(halfSpeed, "c00", 1), At(halfSpeed, "c00", 2)]));
+
+        // Three commits run three times each, the step with the second: found at the commit
+        // boundary, naming both.
+        var history = new List<ResultSet>();
+        for (int i = 0; i < 9; i++)
+            history.Add(At(i < 3 ? a : slow, $"c{i / 3:D2}", i));
+        var moved = ChangePoints.Find(history).Where(p => p.Op == CompareTests.PlantedV1Op).ToList();
+        Assert.NotEmpty(moved);
+        Assert.All(moved, p => Assert.Equal((2, 3, "c00", "c01", Verdict.Slower), (p.Before, p.After, p.BeforeCommit, p.AfterCommit, p.Verdict)));
+    }
+
+    [Fact]
     public void A_flat_history_has_no_change_point()
     {
         var a = TestData.Load("same-build-a.json");
