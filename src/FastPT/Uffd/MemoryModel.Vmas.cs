@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace FastPT.Uffd;
@@ -105,10 +106,10 @@ public sealed partial class MemoryModel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Merge(ulong lo, ulong hi)
     {
-        // The first VMA ending at or after lo; then back to the start of its chain.
+        // The first VMA ending at or after lo: a chain cannot reach further left, as the VMA
+        // before it is as the last merge left it, and that merge left no mergeable pair.
         int i = lo == 0 ? 0 : FirstEndingAfter(lo - 1);
-        while (i > 0 && i < _vmas.Count && _vmas[i - 1].CanMergeWith(_vmas[i]))
-            i--;
+        Debug.Assert(i == 0 || i >= _vmas.Count || !_vmas[i - 1].CanMergeWith(_vmas[i]), "a mergeable pair left of an operation's range");
         while (i + 1 < _vmas.Count)
         {
             var v = _vmas[i];
