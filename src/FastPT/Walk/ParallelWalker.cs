@@ -85,14 +85,23 @@ internal static unsafe class ParallelWalker
 
         long changed = 0;
         int freed = 0;
+        bool stopped = false;
         for (int k = 0; k < chunks; k++)
         {
             var r = job.Results[k];
-            System.Diagnostics.Debug.Assert(r.Complete && r.TablesAllocated == 0, "tables were made serially before the parallel pass");
             changed += r.EntriesChanged;
             allocated += r.TablesAllocated;
             freed += r.TablesFreed;
             splits += r.HugeSplits;
+            if (!r.Complete && !stopped)
+            {
+                // Only tables whose links changed under the walk get here (one table linked at
+                // two levels, as hostile guest tables can be): the first chunk that stopped is
+                // where the walk stopped; the chunks after it ran (their flushes are kept).
+                stopped = true;
+                status = r.Status;
+                limit = r.WalkEnd;
+            }
         }
         if (flush != null)
             MergeFlushes(flush, job.Structure, job.Plans, chunks);

@@ -13,12 +13,16 @@ namespace FastPT.Walk;
 /// </summary>
 internal static unsafe class RangeWalker
 {
+    /// <param name="mayAllocate">False for a parallel walk's chunk: the serial structure pass made
+    /// every table, and the table source is not for concurrent use; a chunk that finds it needs
+    /// one anyway (the tables changed under it: only tables that link one table at two levels
+    /// can) stops there with <see cref="WalkStatus.OutOfTables"/>.</param>
     public static WalkResult Walk<TOp>(AddressSpace space, ulong start, ulong end, ref TOp op,
-        FlushPlan? flush = null, long budgetPages = long.MaxValue)
+        FlushPlan? flush = null, long budgetPages = long.MaxValue, bool mayAllocate = true)
         where TOp : struct, ILeafOp
     {
         CheckRange(space, start, end);
-        var w = new Walker<TOp>(space, flush, budgetPages);
+        var w = new Walker<TOp>(space, flush, budgetPages, mayAllocate);
         w.WalkTable(ref op, space.RootTable, space.Levels, start, end);
         return new WalkResult(w.Status, w.Status == WalkStatus.Complete ? end : w.StoppedAt,
             w.Changed, w.Allocated, w.Freed, w.Splits);
@@ -41,17 +45,19 @@ internal static unsafe class RangeWalker
         private readonly ITableSource _tables;
         private readonly FlushPlan? _flush;
         private long _budget;
+        private readonly bool _mayAllocate;
         public WalkStatus Status;
         public ulong StoppedAt;
         public long Changed;
         public int Allocated, Freed, Splits;
 
-        public Walker(AddressSpace space, FlushPlan? flush, long budgetPages)
+        public Walker(AddressSpace space, FlushPlan? flush, long budgetPages, bool mayAllocate)
         {
             _space = space;
             _tables = space.Tables;
             _flush = flush;
             _budget = budgetPages;
+            _mayAllocate = mayAllocate;
         }
 
         /// <summary>Walks the entries of one table at <paramref name="level"/> for [start, end). False = stopped.</summary>
@@ -89,7 +95,7 @@ internal static unsafe class RangeWalker
                         _budget -= (long)((next - va) >> 12);
                     return op.Hole(va, next) || Stop(WalkStatus.Stopped, op.StopAt);
                 }
-                if (!_tables.TryAllocate(out ulong fresh))
+                if (!_mayAllocate || !_tables.TryAllocate(out ulong fresh))
                     return Stop(WalkStatus.OutOfTables, va);
                 Allocated++;
                 Volatile.Write(ref *slot, fresh | PgProt.Table); // the zeroed table is complete before it is linked
@@ -119,7 +125,7 @@ internal static unsafe class RangeWalker
                         return Stop(WalkStatus.Stopped, op.StopAt);
                     case HugeAction.Split:
                         e = *slot;
-                        if (!_tables.TryAllocate(out ulong fresh))
+                        if (!_mayAllocate || !_tables.TryAllocate(out ulong fresh))
                             return Stop(WalkStatus.OutOfTables, va);
                         AddressSpace.FillSplit(_tables.Table(fresh), e, level);
                         Allocated++;

@@ -172,6 +172,6 @@ internal sealed class ChunkJob<TOp> : ChunkJob where TOp : struct, ILeafOp
             plan = Plans[chunk];
             plan.Clear();
         }
-        Results[chunk] = RangeWalker.Walk(Space, Bounds[chunk], Bounds[chunk + 1], ref local, plan);
+        Results[chunk] = RangeWalker.Walk(Space, Bounds[chunk], Bounds[chunk + 1], ref local, plan, mayAllocate: false);
     }
 }

@@ -23,7 +23,7 @@ public unsafe class ParallelChunkTests
 
     /// <summary>Notes where each copy of it starts, counts every leaf-level call.</summary>
     private struct ChunkLogOp(ulong* starts, int* count, long* calls, bool populate = false, bool split = false, bool freeEmpty = false,
-        ulong throwFrom = ulong.MaxValue, bool splitPartial = false) : ILeafOp
+        ulong throwFrom = ulong.MaxValue, bool splitPartial = false, bool splitOnceWalking = false, ulong stopAt = ulong.MaxValue) : ILeafOp
     {
         private bool _started;
 
@@ -31,9 +31,12 @@ public unsafe class ParallelChunkTests
 
         public readonly bool FreeEmptyCoveredTables => freeEmpty;
 
-        public readonly ulong StopAt => 0;
+        public readonly ulong StopAt => stopAt;
 
-        public readonly bool SplitsHuge(ulong entry, int level, bool covered) => split || splitPartial && !covered;
+        // splitOnceWalking: no to the structure pass, yes once a chunk has seen a leaf: as if the
+        // tables changed under the walk (what one table linked at two levels can do).
+        public readonly bool SplitsHuge(ulong entry, int level, bool covered) =>
+            split || splitPartial && !covered || splitOnceWalking && Volatile.Read(ref *calls) > 0;
 
         public HugeAction Huge(ulong* entry, int level, ulong leafVa, ulong from, ulong to, ref long changed, ref bool flush)
         {
@@ -44,7 +47,7 @@ public unsafe class ParallelChunkTests
         public bool Run(ulong* entries, int count, ulong va, ref long changed, Span<ulong> flush)
         {
             Note(va);
-            return true;
+            return stopAt - va >= (ulong)count << 12; // false: the stop is in this run
         }
 
         public bool Hole(ulong va, ulong end)
@@ -88,8 +91,9 @@ public unsafe class ParallelChunkTests
             set => *CountSlot = value;
         }
 
-        public ChunkLogOp Op(bool populate = false, bool split = false, bool freeEmpty = false, ulong throwFrom = ulong.MaxValue, bool splitPartial = false) =>
-            new(_memory, CountSlot, Calls, populate, split, freeEmpty, throwFrom, splitPartial);
+        public ChunkLogOp Op(bool populate = false, bool split = false, bool freeEmpty = false, ulong throwFrom = ulong.MaxValue, bool splitPartial = false,
+            bool splitOnceWalking = false, ulong stopAt = ulong.MaxValue) =>
+            new(_memory, CountSlot, Calls, populate, split, freeEmpty, throwFrom, splitPartial, splitOnceWalking, stopAt);
 
         /// <summary>The chunk starts noted, in address order.</summary>
         public ulong[] Starts()
@@ -210,6 +214,41 @@ public unsafe class ParallelChunkTests
         Assert.Equal(tables.Allocated - before, r.TablesAllocated);
         Assert.Equal(0, tables.AllocatedDuringChunks);
         Assert.True(log.Count > 1);
+        Assert.True(s.Verify().IsValid);
+    }
+
+    [Theory]
+    [InlineData(16UL)]   // in the first chunk: the later chunks ran, the walk still ends here
+    [InlineData(802UL)]  // in the second
+    public void AChunkThatStopsEndsTheWalkThere(ulong atMiB)
+    {
+        // The pmds at 16 and 802 MiB hold 4 KiB pages (pmd % 3 == 2): a run starts there.
+        using var tables = new NativeTableSource();
+        using var s = Build(tables);
+        using var log = new ChunkLog();
+        ulong stop = Base + atMiB * M;
+        var op = log.Op(stopAt: stop);
+        var r = ParallelWalker.Walk(s, Base, Base + G, ref op, null, 2);
+        Assert.Equal((WalkStatus.Stopped, stop), (r.Status, r.WalkEnd));
+        Assert.Equal(2, log.Count);
+    }
+
+    [Fact]
+    public void AChunkNeverAllocatesAndStopsWhereItWouldHave()
+    {
+        // The structure pass splits nothing; once walking, a chunk meets 2 MiB leaves it would
+        // split (the first at 2 MiB, after the empty pmd at 0). No table is taken off the
+        // calling thread: the table source is not for concurrent use.
+        using var native = new NativeTableSource();
+        using var log = new ChunkLog();
+        var tables = new WatchingSource(native, log.Calls);
+        using var s = Build(tables);
+        int before = tables.Allocated;
+        var op = log.Op(splitOnceWalking: true);
+        var r = ParallelWalker.Walk(s, Base, Base + G, ref op, null, 2);
+        Assert.Equal(0, tables.AllocatedDuringChunks);
+        Assert.Equal(before, tables.Allocated);
+        Assert.Equal((WalkStatus.OutOfTables, Base + 2 * M, 0), (r.Status, r.WalkEnd, r.TablesAllocated));
         Assert.True(s.Verify().IsValid);
     }
 
