@@ -21,6 +21,22 @@ public class MemoryModelMergeTests
     private static PageCategories Cats(MemoryModel m, long page) => m.Categories(At(page));
 
     [Fact]
+    public void RegisteringTheRestOfAMapping_MergesItsVmas_SoAWriteFaultGetsATransparentHugePage()
+    {
+        // userfaultfd_register merges a newly registered range with registered neighbours
+        // (vma_modify_flags_uffd). The registration of the first 256 pages split the mapping;
+        // registering the rest joins it again, so the 2 MiB at Base is one VMA and a write
+        // there faults in a THP, which two VMAs would not allow.
+        using var m = new MemoryModel();
+        m.Map(Base, 1024 * Page, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+        m.RegisterWriteProtect(At(0), 256 * Page, new FlushPlan());
+        m.RegisterWriteProtect(At(256), 768 * Page, new FlushPlan());
+        Assert.Equal(1024 * Page, m.RegionLength(Base));
+        Assert.Equal(AccessOutcome.Completed, m.Access(At(0), write: true, new FlushPlan()).Outcome);
+        Assert.Equal(PageCategories.Huge, Cats(m, 0) & PageCategories.Huge);
+    }
+
+    [Fact]
     public void ReadOnlyNeverFaultedAnon_IsUncharged_AndDoesNotMergeWithChargedMemory()
     {
         using var m = new MemoryModel();
