@@ -17,9 +17,10 @@ public sealed record ChangePoint(string Op, string Figure, int Before, int After
 /// Change points in one machine's history. Each operation's figure (time, and each paired
 /// ratio) is laid out as all its samples in history order; Perfolizer's ED-PELT splits that
 /// series where its distribution changes; each split is moved to the nearest boundary between
-/// entries of different commits (runs of one commit share its segment), and kept only when the segment before and the segment after differ by the compare
-/// rules (threshold, noise floor, Mann–Whitney at alpha). So a change point is both a change in
-/// distribution and a change that matters.
+/// entries of different commits (runs of one commit share its segment), and kept only when
+/// the segment before and the segment after differ by the compare rules (threshold, noise
+/// floor, Mann–Whitney at alpha). So a change point is both a change in distribution and a
+/// change that matters.
 /// </summary>
 public static class ChangePoints
 {
