@@ -16,7 +16,7 @@ public readonly record struct WalkOptions
 
     /// <summary>
     /// Threads the walk may use: 0 or 1 = the calling thread only; n &gt; 1 = up to n
-    /// (ranges under 64 MiB, budgeted walks and zaps run on the calling thread);
+    /// (ranges under 64 MiB, budgeted walks and zaps that free tables run on the calling thread);
     /// -1 = every core. On tables that link one table at two levels (only hostile guest
     /// tables do), a parallel walk may stop where a serial one would go on or stop elsewhere,
     /// and parts of the range after its <see cref="WalkResult.WalkEnd"/> may have been
