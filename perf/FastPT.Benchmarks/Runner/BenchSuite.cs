@@ -3,6 +3,7 @@ using System.Runtime;
 using FastPT.Benchmarks.Kernel;
 using FastPT.Benchmarks.Workloads;
 using FastPT.Kernels;
+using FastPT.Results.Compare;
 using FastPT.Results.Model;
 using FastPT.Traces.Nettrace;
 using FastPT.Traces.Replay;
@@ -165,9 +166,7 @@ public static class BenchSuite
                 // repetitions moves far less than a ratio of the two medians.
                 string Vs(Timing model, Timing synthetic)
                 {
-                    double[] ratios = model.RatiosTo(synthetic)!;
-                    Array.Sort(ratios);
-                    double paired = ratios.Length % 2 == 1 ? ratios[ratios.Length / 2] : (ratios[ratios.Length / 2 - 1] + ratios[ratios.Length / 2]) / 2;
+                    double paired = Comparer.Median(model.RatiosTo(synthetic)!);
                     return $"{paired:F2}x the same change on the synthetic uniform tables (median of the paired per-repetition ratios; the synthetic median {synthetic.Median:F3} ns/page, the ratio of medians {model.Median / synthetic.Median:F2}x)";
                 }
                 results.Add(new("model-protect-faulted", "MemoryModel.WriteProtect(protect: true)", m.Pages, protect, bare, k != null ? cycle[0] : null, null,

@@ -1,3 +1,5 @@
+using FastPT.Results.Compare;
+
 namespace FastPT.Benchmarks.Runner;
 
 /// <summary>
@@ -14,9 +16,7 @@ public sealed class Timing
     {
         Samples = samples;
         _cycle = cycle;
-        double[] sorted = [.. samples];
-        Array.Sort(sorted);
-        Median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        Median = Comparer.Median(samples);
     }
 
     /// <summary>ns per unit of each repetition.</summary>
