@@ -7,7 +7,7 @@ using Xunit;
 namespace FastPT.Tests.Uffd;
 
 /// <summary>
-/// The model's record of tables a scan found unwritten: scans that skip those tables must
+/// The model's record of pages a scan found unwritten: scans that leave those pages unread must
 /// report exactly what a model without the record reports, whatever verbs and faults ran
 /// between them (a verb or fault that forgot to drop a range would hide its written pages).
 /// </summary>
