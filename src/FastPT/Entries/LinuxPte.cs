@@ -45,7 +45,8 @@ internal static class LinuxPte
     public static ulong MoveSavedToDirty(ulong v) =>
         (v & Pte.Writable) == 0 ? v : (v & ~Pte.SavedDirty) | ((v & Pte.SavedDirty) >> 52);
 
-    public static ulong Wrprotect(ulong v) => MoveDirtyToSaved(v & ~Pte.Writable);
+    /// <summary>pte_wrprotect (6.6+): clears RW and moves D to saved-dirty (<see cref="MoveDirtyToSaved"/> of a read-only entry, without its branch).</summary>
+    public static ulong Wrprotect(ulong v) => (v & ~(Pte.Writable | Pte.Dirty)) | ((v & Pte.Dirty) << 52);
 
     /// <summary>pte_mkwrite for a non-shadow-stack VMA.</summary>
     public static ulong MkWrite(ulong v) => MoveSavedToDirty(v | Pte.Writable);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using FastPT.Entries;
@@ -20,52 +21,79 @@ internal static unsafe class ScanScalar
 
     /// <summary>
     /// The rule at the entries <paramref name="which"/> names (bit i: entry i) and nowhere else,
-    /// for a run whose other entries are known to hold nothing the scan keeps or changes. A
-    /// present, non-special entry (what faults leave) is decided by its uffd-wp bit alone, as
-    /// in the vector kernels' populated words, in a loop without a branch on it; any other
-    /// entry (and every entry of shared tables, or with soft-dirty) takes the rule.
+    /// for a run whose other entries are known to hold nothing the scan keeps or changes: one
+    /// <see cref="ApplyWord{TMode}"/> per word.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static long ApplyAt<TMode>(ulong* entries, ReadOnlySpan<ulong> which, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush)
         where TMode : struct, ITableWriteMode
     {
-        bool populated = !TMode.Shared && !p.TrackSoftDirty;
-        var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
-        var catsWritten = catsClean | PageCategories.Written;
-        ulong keepWritten = p.Keeps(catsWritten) ? ulong.MaxValue : 0, keepClean = p.Keeps(catsClean) ? ulong.MaxValue : 0;
-        ulong protect = p.WriteProtect && keepWritten != 0 ? ulong.MaxValue : 0;
-        ushort reportWritten = (ushort)(catsWritten & p.Return), reportClean = (ushort)(catsClean & p.Return);
-        bool writtenOnly = keepClean == 0 && protect != 0; // dirty tracking's request: kept = written
+        var rule = new WordRule(p, TMode.Shared);
         long n = 0;
         for (int w = 0; w < which.Length; w++)
         {
-            ulong* at = entries + (w << 6);
-            ulong keptWord = 0, flushWord = 0, writtenWord = 0, others = which[w];
-            if (populated)
-            {
-                others = writtenOnly
-                    ? WrittenWord(at, which[w], ref keptWord, ref flushWord)
-                    : PopulatedWord(at, which[w], keepWritten, keepClean, protect, ref keptWord, ref flushWord, ref writtenWord);
-                writtenWord |= writtenOnly ? keptWord : 0;
-            }
+            ulong flushWord = 0;
+            ulong keptWord = ApplyWord<TMode>(entries + (w << 6), which[w], p, rule, categories + (w << 6), ref flushWord);
             kept[w] |= keptWord;
             flush[w] |= flushWord;
             n += BitOperations.PopCount(keptWord);
-            if (!p.SkipCategories)
-            {
-                for (ulong bits = keptWord; bits != 0; bits &= bits - 1)
-                {
-                    int b = BitOperations.TrailingZeroCount(bits);
-                    categories[(w << 6) + b] = (writtenWord & (1UL << b)) != 0 ? reportWritten : reportClean;
-                }
-            }
-            for (ulong bits = others; bits != 0; bits &= bits - 1)
-            {
-                int i = (w << 6) + BitOperations.TrailingZeroCount(bits);
-                n += Other<TMode>(entries + i, TMode.Shared ? Volatile.Read(ref entries[i]) : entries[i], p, categories + i, kept, i, flush);
-            }
         }
         return n;
+    }
+
+    /// <summary>What <see cref="ApplyWord{TMode}"/> needs of the params, worked out once per run.</summary>
+    public readonly struct WordRule
+    {
+        public readonly bool Populated, WrittenOnly;
+        public readonly ulong KeepWritten, KeepClean, Protect;
+        public readonly ushort ReportWritten, ReportClean;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public WordRule(in ScanParams p, bool shared)
+        {
+            Populated = !shared && !p.TrackSoftDirty;
+            var catsClean = p.VmaCategories | PageCategories.Present | p.NormalPageCategories;
+            var catsWritten = catsClean | PageCategories.Written;
+            KeepWritten = p.Keeps(catsWritten) ? ulong.MaxValue : 0;
+            KeepClean = p.Keeps(catsClean) ? ulong.MaxValue : 0;
+            Protect = p.WriteProtect && KeepWritten != 0 ? ulong.MaxValue : 0;
+            ReportWritten = (ushort)(catsWritten & p.Return);
+            ReportClean = (ushort)(catsClean & p.Return);
+            WrittenOnly = KeepClean == 0 && Protect != 0; // dirty tracking's request: kept = written
+        }
+    }
+
+    /// <summary>
+    /// The rule at the entries <paramref name="bits"/> names among the 64 from
+    /// <paramref name="at"/>. A present, non-special entry (what faults leave) is decided by its
+    /// uffd-wp bit alone, as in the vector kernels' populated words; any other entry (and every
+    /// entry of shared tables, or with soft-dirty) takes the rule. Returns the kept bits, adds
+    /// the flushes owed to <paramref name="flushWord"/>, and writes the kept entries'
+    /// categories from <paramref name="categories"/> (the word's first) unless the params skip them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong ApplyWord<TMode>(ulong* at, ulong bits, in ScanParams p, in WordRule rule, ushort* categories, ref ulong flushWord)
+        where TMode : struct, ITableWriteMode
+    {
+        ulong keptWord = 0, writtenWord = 0, others = bits;
+        if (rule.Populated)
+        {
+            others = rule.WrittenOnly
+                ? WrittenWord(at, bits, ref keptWord, ref flushWord)
+                : PopulatedWord(at, bits, rule.KeepWritten, rule.KeepClean, rule.Protect, ref keptWord, ref flushWord, ref writtenWord);
+            writtenWord |= rule.WrittenOnly ? keptWord : 0;
+        }
+        if (!p.SkipCategories)
+        {
+            for (ulong k = keptWord; k != 0; k &= k - 1)
+            {
+                int b = BitOperations.TrailingZeroCount(k);
+                categories[b] = (writtenWord & (1UL << b)) != 0 ? rule.ReportWritten : rule.ReportClean;
+            }
+        }
+        if (others != 0)
+            keptWord |= Others<TMode>(at, others, p, categories, ref flushWord);
+        return keptWord;
     }
 
     /// <summary>
@@ -107,31 +135,62 @@ internal static unsafe class ScanScalar
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static ulong WrittenWord(ulong* at, ulong bits, ref ulong keptWord, ref ulong flushWord)
     {
-        ulong kept = 0, flushes = 0, others = 0;
+        // Only the unusual entries are recorded, so the usual one costs a load, a test and a store.
+        ulong named = bits, skipped = 0, others = 0, clean = 0;
         for (; bits != 0; bits &= bits - 1)
         {
             int b = BitOperations.TrailingZeroCount(bits);
             ulong e = at[b];
             if ((e & (Pte.Present | Pte.Special | Pte.UffdWp)) != Pte.Present)
             {
+                skipped |= 1UL << b;
                 others |= (e & (Pte.Present | Pte.Special)) != Pte.Present ? 1UL << b : 0;
                 continue;
             }
             at[b] = LinuxPte.MkUffdWp(e);
-            kept |= 1UL << b;
-            if ((e & (Pte.Writable | Pte.Dirty)) != 0)
-                flushes |= 1UL << b;
+            if ((e & (Pte.Writable | Pte.Dirty)) == 0)
+                clean |= 1UL << b;
         }
-        keptWord = kept;
-        flushWord = flushes;
+        keptWord = named & ~skipped;
+        flushWord |= keptWord & ~clean;
         return others;
     }
 
-    /// <summary><see cref="One{TMode}"/> out of line: <see cref="ApplyAt{TMode}"/>'s loop keeps its registers for the usual entry.</summary>
+    /// <summary>
+    /// <see cref="ApplyWord{TMode}"/> for dirty tracking's request (<see cref="WordRule.WrittenOnly"/>
+    /// in exclusive tables without soft-dirty): keep the written pages and protect them. The
+    /// params skip categories (the request reports every kept page alike).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ulong WrittenAt(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord)
+    {
+        Debug.Assert(p.SkipCategories, "no categories to write");
+        ulong kept = 0;
+        ulong others = WrittenWord(at, bits, ref kept, ref flushWord);
+        if (others != 0)
+            kept |= Others<ExclusiveTables>(at, others, p, null, ref flushWord);
+        return kept;
+    }
+
+    /// <summary>
+    /// The rule at <see cref="ApplyWord{TMode}"/>'s other entries, out of line: its loop keeps
+    /// its registers for the usual entry.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int Other<TMode>(ulong* slot, ulong seen, in ScanParams p, ushort* category, Span<ulong> kept, int index, Span<ulong> flush)
-        where TMode : struct, ITableWriteMode =>
-        One<TMode>(slot, seen, p, category, kept, index, flush);
+    private static ulong Others<TMode>(ulong* at, ulong others, in ScanParams p, ushort* categories, ref ulong flushWord)
+        where TMode : struct, ITableWriteMode
+    {
+        Span<ulong> kept = stackalloc ulong[1], flush = stackalloc ulong[1];
+        kept[0] = 0;
+        flush[0] = flushWord;
+        for (; others != 0; others &= others - 1)
+        {
+            int b = BitOperations.TrailingZeroCount(others);
+            One<TMode>(at + b, TMode.Shared ? Volatile.Read(ref at[b]) : at[b], p, categories + b, kept, b, flush);
+        }
+        flushWord = flush[0];
+        return kept[0];
+    }
 
     /// <summary>The narrowest vector kernel's fallback: the memo is only for vectors, so it is ignored.</summary>
     public static long Apply<TMode>(ulong* entries, int count, in ScanParams p, ushort* categories, Span<ulong> kept, Span<ulong> flush, ref ScanMemo memo)

@@ -31,7 +31,8 @@ internal interface IHugeSplitter
 /// are each one output at their level, never page by page. WP_MATCHING protects in the same
 /// pass: present, swap and none entries in the kernel, a huge leaf at its level (one the scan
 /// covers only in part is split, its output taken back and its PTEs scanned instead, as
-/// Linux does), holes get markers. The output state lives with the caller across VMAs.
+/// Linux does), holes get markers. The output state lives with the caller across VMAs. Scans
+/// walk serially: a run's flush range and a hole's markers go straight into the plan.
 /// </summary>
 [SkipLocalsInit]
 internal unsafe struct ScanOp : ILeafOp
@@ -107,18 +108,28 @@ internal unsafe struct ScanOp : ILeafOp
             if (toRead == 0)
                 return true;
         }
-        ushort* categories = stackalloc ushort[512];
-        ulong* keptWords = stackalloc ulong[8];
-        var kept = new Span<ulong>(keptWords, 8);
-        kept.Clear();
         // A run that can neither fill the buffer nor reach the page limit protects in the kernel;
         // otherwise only what is output before the stop may be protected: a second pass does that.
         // Only the entries to read can be kept.
         bool inline = _out->CannotStopWithin(toRead);
+        bool sparse = toRead <= count / SparseFraction;
+        if (inline && sparse && _uniform && _out->HasBuffer)
+        {
+            // Dirty tracking's rescan: the pages written since the last scan, word by word.
+            long found = _shared ? SparseRuns<SharedTables>(entries, unread, va) : SparseRuns<ExclusiveTables>(entries, unread, va);
+            changed += found;
+            if (found == 0 || _p.WriteProtect)
+                NoteUnwritten(count, va, slot);
+            return true;
+        }
+        ushort* categories = stackalloc ushort[512];
+        ulong* keptWords = stackalloc ulong[8];
+        var kept = new Span<ulong>(keptWords, 8);
+        kept.Clear();
         long n;
         if (!inline)
             n = Kernel(entries, count, _noWp, categories, kept, flush);
-        else if (toRead <= count / SparseFraction)
+        else if (sparse)
             n = _shared
                 ? ScanScalar.ApplyAt<SharedTables>(entries, unread, _p, categories, kept, flush)
                 : ScanScalar.ApplyAt<ExclusiveTables>(entries, unread, _p, categories, kept, flush);
@@ -159,6 +170,45 @@ internal unsafe struct ScanOp : ILeafOp
         return true;
     }
 
+    /// <summary>
+    /// A sparse run whose kept pages all report alike and that cannot stop (<c>Run</c>'s
+    /// common case on a rescan): the rule at the entries to read, word by word, each word's
+    /// kept pages output as its runs at once, and one flush range from the first page that owes
+    /// one to the last (as <see cref="Coarsen"/>). Returns the pages kept.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private readonly long SparseRuns<TMode>(ulong* entries, Span<ulong> unread, ulong va)
+        where TMode : struct, ITableWriteMode
+    {
+        var rule = new ScanScalar.WordRule(_p, TMode.Shared);
+        bool writtenOnly = rule.Populated && rule.WrittenOnly;
+        var output = *_out; // a local: its fields stay in registers across the outputs
+        long found = output.Found;
+        int first = -1, last = -1;
+        for (int w = 0; w < unread.Length; w++)
+        {
+            ulong bits = unread[w];
+            if (bits == 0)
+                continue;
+            ulong flushWord = 0;
+            ulong kept = writtenOnly
+                ? ScanScalar.WrittenAt(entries + (w << 6), bits, _p, ref flushWord)
+                : ScanScalar.ApplyWord<TMode>(entries + (w << 6), bits, _p, rule, null, ref flushWord);
+            output.OutputRuns(kept, va + ((ulong)w << 18), _uniformReport);
+            if (flushWord != 0)
+            {
+                if (first < 0)
+                    first = (w << 6) + BitOperations.TrailingZeroCount(flushWord);
+                last = (w << 6) + 63 - BitOperations.LeadingZeroCount(flushWord);
+            }
+        }
+        found = output.Found - found;
+        *_out = output;
+        if (first >= 0)
+            _flush.Add(va + ((ulong)first << 12), va + ((ulong)(last + 1) << 12));
+        return found;
+    }
+
     /// <summary>A run that now holds no WRITTEN page (see <see cref="UnwrittenPages.KeepsExactlyWritten"/>).</summary>
     private readonly void NoteUnwritten(int count, ulong va, int slot)
     {
@@ -181,6 +231,16 @@ internal unsafe struct ScanOp : ILeafOp
     private static int Unread(ReadOnlySpan<ulong> known, int first, int count, Span<ulong> unread)
     {
         int n = 0;
+        if (first == 0 && count == 512 && known.Length == 8)
+        {
+            // A whole table (a rescan's usual run): the complement, word for word.
+            for (int w = 0; w < 8; w++)
+            {
+                unread[w] = ~known[w];
+                n += BitOperations.PopCount(unread[w]);
+            }
+            return n;
+        }
         for (int w = 0; w < unread.Length; w++)
         {
             int b = first + (w << 6), k = b >> 6, shift = b & 63;

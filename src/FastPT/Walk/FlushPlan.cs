@@ -60,6 +60,8 @@ public sealed class FlushPlan
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddMask(ReadOnlySpan<ulong> mask, ulong va)
     {
+        if (!mask.ContainsAnyExcept(0UL))
+            return; // most runs of a rescan owe nothing here (the scan adds its one range itself)
         for (int w = 0; w < mask.Length; w++)
         {
             ulong bits = mask[w];
