@@ -139,17 +139,17 @@ internal static unsafe class ScanScalar
         ulong named = bits, skipped = 0, others = 0, clean = 0;
         for (; bits != 0; bits &= bits - 1)
         {
-            int b = BitOperations.TrailingZeroCount(bits);
+            nuint b = (nuint)ulong.TrailingZeroCount(bits); // an index without sign extension
             ulong e = at[b];
             if ((e & (Pte.Present | Pte.Special | Pte.UffdWp)) != Pte.Present)
             {
-                skipped |= 1UL << b;
-                others |= (e & (Pte.Present | Pte.Special)) != Pte.Present ? 1UL << b : 0;
+                skipped |= 1UL << (int)b;
+                others |= (e & (Pte.Present | Pte.Special)) != Pte.Present ? 1UL << (int)b : 0;
                 continue;
             }
             at[b] = LinuxPte.MkUffdWp(e);
             if ((e & (Pte.Writable | Pte.Dirty)) == 0)
-                clean |= 1UL << b;
+                clean |= 1UL << (int)b;
         }
         keptWord = named & ~skipped;
         flushWord |= keptWord & ~clean;

@@ -115,12 +115,13 @@ internal unsafe struct ScanOutput
         starts &= starts - 1;
         lasts &= lasts - 1;
         PageRegion* slot = _regions + _closed;
-        ulong start = _curStart, end = _curEnd;
+        ulong start = _curStart, end = _curEnd, endVa = va + 4096;
         while (starts != 0)
         {
             *slot++ = new PageRegion(start, end, categories);
-            start = va + ((ulong)BitOperations.TrailingZeroCount(starts) << 12);
-            end = va + ((ulong)(BitOperations.TrailingZeroCount(lasts) + 1) << 12);
+            // ulong's count needs no sign extension: two instructions fewer per run
+            start = va + (ulong.TrailingZeroCount(starts) << 12);
+            end = endVa + (ulong.TrailingZeroCount(lasts) << 12);
             starts &= starts - 1;
             lasts &= lasts - 1;
         }
