@@ -21,8 +21,9 @@ internal sealed class UnwrittenPages
     private const int Words = 512 / 64;
     private readonly Dictionary<ulong, int> _tables = new(); // 2 MiB range -> its mask's slot in _bits
     private ulong[] _bits = new ulong[16 * Words];
+    private ulong[] _tableOf = new ulong[16]; // slot -> its 2 MiB range + 1 (0: free)
     private int[] _free = new int[16];
-    private int _freeCount, _slots;
+    private int _freeCount, _slots, _lastFound = -1;
 
     /// <summary>How many pages are remembered (tests and diagnostics; visits every table).</summary>
     public long Count
@@ -47,8 +48,18 @@ internal sealed class UnwrittenPages
     }
 
     /// <summary>The slot of the mask of the PTE table mapping va, or -1 when none of its pages is known.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Find(ulong va) => _tables.Count != 0 && _tables.TryGetValue(va >> Shift, out int slot) ? slot : -1;
+    public int Find(ulong va)
+    {
+        if (_tables.Count == 0)
+            return -1;
+        // A scan walks tables in address order, and its first pass made their slots in that
+        // order: the slot after the last one found is usually the one, checked without hashing.
+        ulong table = va >> Shift;
+        int next = _lastFound + 1;
+        if ((uint)next < (uint)_slots && _tableOf[next] == table + 1)
+            return _lastFound = next;
+        return _tables.TryGetValue(table, out int slot) ? _lastFound = slot : -1;
+    }
 
     /// <summary>
     /// The mask in <paramref name="slot"/> (from <see cref="Find"/>; bit i: page i of the table
@@ -64,7 +75,10 @@ internal sealed class UnwrittenPages
     public void Add(ulong va, int pages, int slot = -1)
     {
         if (slot < 0 && !_tables.TryGetValue(va >> Shift, out slot))
+        {
             _tables.Add(va >> Shift, slot = NewSlot());
+            _tableOf[slot] = (va >> Shift) + 1;
+        }
         KernelBits.SetRange(_bits.AsSpan(slot * Words, Words), (int)((va >> 12) & 511), (int)((va >> 12) & 511) + pages);
     }
 
@@ -109,6 +123,7 @@ internal sealed class UnwrittenPages
     private void Remove(ulong table, int slot)
     {
         _tables.Remove(table);
+        _tableOf[slot] = 0;
         _bits.AsSpan(slot * Words, Words).Clear();
         if (_freeCount == _free.Length)
             Array.Resize(ref _free, _free.Length * 2);
@@ -120,7 +135,10 @@ internal sealed class UnwrittenPages
         if (_freeCount != 0)
             return _free[--_freeCount];
         if ((_slots + 1) * Words > _bits.Length)
+        {
             Array.Resize(ref _bits, _bits.Length * 2);
+            Array.Resize(ref _tableOf, _tableOf.Length * 2);
+        }
         return _slots++;
     }
 

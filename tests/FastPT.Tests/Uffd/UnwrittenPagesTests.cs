@@ -195,6 +195,31 @@ public class UnwrittenPagesTests
         Assert.Equal(faulted, regions[0].Start);
     }
 
+    /// <summary>
+    /// <c>Find</c> first tries the slot after the last one it found (a scan's order): when
+    /// slots were freed and reused out of order, that guess names another table, or a free
+    /// slot, and must not be taken.
+    /// </summary>
+    [Fact]
+    public void FindTakesTheNextSlotOnlyWhenItIsThatTables()
+    {
+        const ulong T = 1UL << 21;
+        var record = new FastPT.Operations.UnwrittenPages();
+        record.Add(0 * T, 512);                 // slot 0
+        record.Add(1 * T, 512);                 // slot 1
+        record.Add(2 * T, 512);                 // slot 2
+        record.Forget(1 * T, 2 * T);            // slot 1 freed
+        Assert.Equal(0, record.Find(0 * T));
+        Assert.Equal(-1, record.Find(1 * T));   // the guess (slot 1) is free
+        record.Add(7 * T + 4096, 3);            // slot 1 again, for another table
+        Assert.Equal(0, record.Find(0 * T));
+        Assert.Equal(2, record.Find(2 * T));    // the guess (slot 1) is table 7's
+        Assert.Equal(1, record.Find(7 * T));
+        Assert.Equal(0b1110UL, record.Known(record.Find(7 * T))[0]);
+        Assert.Equal(ulong.MaxValue, record.Known(record.Find(2 * T))[7]);
+        Assert.Equal(3 + 1024, record.Count);
+    }
+
     private static MemoryModel NewModel(bool remember)
     {
         var m = new MemoryModel(UffdFeatures.WpAsync) { RemembersUnwrittenPages = remember };
