@@ -132,7 +132,7 @@ internal static unsafe class ScanScalar
     /// them): an entry that is not written is left as it is, and the pages a rescan reads are
     /// the ones faults wrote since the last, so its branches go the same way nearly always.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong WrittenWord(ulong* at, ulong bits, ref ulong keptWord, ref ulong flushWord)
     {
         // Only the unusual entries are recorded, so the usual one costs a load, a test and a store.

@@ -176,37 +176,68 @@ internal unsafe struct ScanOp : ILeafOp
     /// kept pages output as its runs at once, and one flush range from the first page that owes
     /// one to the last (as <see cref="Coarsen"/>). Returns the pages kept.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly long SparseRuns<TMode>(ulong* entries, Span<ulong> unread, ulong va)
         where TMode : struct, ITableWriteMode
     {
         var rule = new ScanScalar.WordRule(_p, TMode.Shared);
-        bool writtenOnly = rule.Populated && rule.WrittenOnly;
-        var output = *_out; // a local: its fields stay in registers across the outputs
-        long found = output.Found;
+        long found = _out->Found;
         int first = -1, last = -1;
+        if (rule.Populated && rule.WrittenOnly)
+            Words(entries, unread, va, _p, _uniformReport, ref *_out, ref first, ref last, new WrittenWords());
+        else
+            Words(entries, unread, va, _p, _uniformReport, ref *_out, ref first, ref last, new RuleWords<TMode>(rule));
+        if (first >= 0)
+            _flush.Add(va + ((ulong)first << 12), va + ((ulong)(last + 1) << 12));
+        return _out->Found - found;
+    }
+
+    /// <summary><see cref="SparseRuns{TMode}"/>'s loop, its own method per word kernel: its state stays in registers.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Words<TWords>(ulong* entries, Span<ulong> unread, ulong va, in ScanParams p, PageCategories report,
+        ref ScanOutput outputRef, ref int first, ref int last, TWords kernel)
+        where TWords : struct, IWordKernel
+    {
+        var output = outputRef;
+        int f = -1, l = -1;
         for (int w = 0; w < unread.Length; w++)
         {
             ulong bits = unread[w];
             if (bits == 0)
                 continue;
             ulong flushWord = 0;
-            ulong kept = writtenOnly
-                ? ScanScalar.WrittenAt(entries + (w << 6), bits, _p, ref flushWord)
-                : ScanScalar.ApplyWord<TMode>(entries + (w << 6), bits, _p, rule, null, ref flushWord);
-            output.OutputRuns(kept, va + ((ulong)w << 18), _uniformReport);
+            ulong kept = kernel.Apply(entries + (w << 6), bits, p, ref flushWord);
+            output.OutputRuns(kept, va + ((ulong)w << 18), report);
             if (flushWord != 0)
             {
-                if (first < 0)
-                    first = (w << 6) + BitOperations.TrailingZeroCount(flushWord);
-                last = (w << 6) + 63 - BitOperations.LeadingZeroCount(flushWord);
+                if (f < 0)
+                    f = (w << 6) + BitOperations.TrailingZeroCount(flushWord);
+                l = (w << 6) + 63 - BitOperations.LeadingZeroCount(flushWord);
             }
         }
-        found = output.Found - found;
-        *_out = output;
-        if (first >= 0)
-            _flush.Add(va + ((ulong)first << 12), va + ((ulong)(last + 1) << 12));
-        return found;
+        outputRef = output;
+        first = f;
+        last = l;
+    }
+
+    /// <summary>The rule at one word's named entries: returns the kept ones, adds the flushes owed.</summary>
+    private interface IWordKernel
+    {
+        ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord);
+    }
+
+    /// <summary>Dirty tracking's request in exclusive tables without soft-dirty (<see cref="ScanScalar.WrittenAt"/>).</summary>
+    private readonly struct WrittenWords : IWordKernel
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord) => ScanScalar.WrittenAt(at, bits, p, ref flushWord);
+    }
+
+    /// <summary>Any other request (<see cref="ScanScalar.ApplyWord{TMode}"/>).</summary>
+    private readonly struct RuleWords<TMode>(ScanScalar.WordRule rule) : IWordKernel
+        where TMode : struct, ITableWriteMode
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord) => ScanScalar.ApplyWord<TMode>(at, bits, p, rule, null, ref flushWord);
     }
 
     /// <summary>A run that now holds no WRITTEN page (see <see cref="UnwrittenPages.KeepsExactlyWritten"/>).</summary>
