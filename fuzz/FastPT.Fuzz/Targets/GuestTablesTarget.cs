@@ -317,6 +317,10 @@ internal static unsafe class GuestTablesTarget
             throw new ContractViolation($"a walk used table 0x{table:X}, which is not guest RAM");
         }
 
+        /// <summary>Chunks after WalkEnd may have run: a walk on more than one thread that stopped.</summary>
+        private static bool PastWalkEnd(WalkOptions options, WalkStatus status) =>
+            options.Parallelism > 1 && status != WalkStatus.Complete;
+
         private void RangeVerb(int op, byte walk, ulong va, int count, string what)
         {
             ulong start = va & ~4095UL;
@@ -368,7 +372,7 @@ internal static unsafe class GuestTablesTarget
                     ulong inRange = (end - start) / 4096, tail = inRange % 64;
                     if (tail != 0 && bitmap[words - 1] >> (int)tail != 0)
                         throw new ContractViolation($"{what}: harvest set bits for pages past the range end");
-                    for (ulong k = (walkEnd - start) / 4096; k < inRange; k++)
+                    for (ulong k = (PastWalkEnd(options, h.Status) ? end - start : walkEnd - start) / 4096; k < inRange; k++)
                         if ((bitmap[k / 64] >> (int)(k % 64) & 1) != 0)
                             throw new ContractViolation($"{what}: harvest reported page 0x{start + k * 4096:X}, past where it stopped (0x{walkEnd:X})");
                     break;
@@ -395,8 +399,11 @@ internal static unsafe class GuestTablesTarget
             // A split flushes all of its huge leaf (as Linux does): with splits the range may widen to
             // the leaves at either end, and to the leaf at WalkEnd (split in part before the walk
             // ran out of tables there: 1 GiB into 2 MiB leaves, then no table for the 4 KiB ones).
+            // A parallel walk that stopped may have done chunks after WalkEnd (WalkOptions.Parallelism:
+            // tables linked at two levels change under it); their flushes are in the plan.
+            ulong done = PastWalkEnd(options, status) ? end : walkEnd;
             ulong lo = splits > 0 ? start & ~((1UL << 30) - 1) : start;
-            ulong hi = splits > 0 ? (walkEnd | ((1UL << 30) - 1)) + 1 : walkEnd;
+            ulong hi = splits > 0 ? (done | ((1UL << 30) - 1)) + 1 : done;
             // An End of 0 is the top of the address space (a split leaf at the top of the upper half).
             foreach (var f in flush.Ranges)
                 if (f.End - 1 < f.Start || f.Start < lo || f.End - 1 > hi - 1)

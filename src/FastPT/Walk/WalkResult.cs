@@ -21,7 +21,8 @@ public enum WalkStatus
     /// The entry covering <see cref="WalkResult.WalkEnd"/> links to a table outside the table
     /// source's memory (a guest-written link into a hole or beyond its RAM). Everything before
     /// WalkEnd was processed and is in the flush plan; that entry and everything after it are
-    /// untouched. To go on past it, resume at the end of the range that entry covers.
+    /// untouched (a parallel walk may have done parts after it: see <see cref="FastPT.Walk.WalkOptions.Parallelism"/>).
+    /// To go on past it, resume at the end of the range that entry covers.
     /// </summary>
     OutsideGuestMemory,
 }
