@@ -78,8 +78,9 @@ internal static unsafe class ScanScalar
         ulong keptWord = 0, writtenWord = 0, others = bits;
         if (rule.Populated)
         {
+            var bitsOnly = default(NoPages);
             others = rule.WrittenOnly
-                ? WrittenWord(at, bits, ref keptWord, ref flushWord)
+                ? WrittenWord(at, bits, 0, ref keptWord, ref flushWord, ref bitsOnly)
                 : PopulatedWord(at, bits, rule.KeepWritten, rule.KeepClean, rule.Protect, ref keptWord, ref flushWord, ref writtenWord);
             writtenWord |= rule.WrittenOnly ? keptWord : 0;
         }
@@ -128,14 +129,19 @@ internal static unsafe class ScanScalar
     }
 
     /// <summary>
-    /// <see cref="PopulatedWord"/> for dirty tracking's request (keep the written pages, protect
-    /// them): an entry that is not written is left as it is, and the pages a rescan reads are
-    /// the ones faults wrote since the last, so its branches go the same way nearly always.
+    /// <see cref="ApplyWord{TMode}"/>'s present, non-special entries of one word in exclusive
+    /// tables without soft-dirty, for dirty tracking's request (keep the written, protect them):
+    /// a written page (uffd-wp clear) is protected (pte_mkuffd_wp: uffd-wp set, RW cleared, D
+    /// moved to saved-dirty) and handed to <paramref name="pages"/> (the page at
+    /// <paramref name="va"/> + i pages for bit i), and only RW and D, where set, owe a flush.
+    /// Only the unusual entries are recorded, so the usual one costs a load, a test, a store and
+    /// its page. Returns the bits of the entries for the rule (<see cref="Others{TMode}"/>).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong WrittenWord(ulong* at, ulong bits, ref ulong keptWord, ref ulong flushWord)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a leaf: its state stays in registers
+    public static ulong WrittenWord<TPages>(ulong* at, ulong bits, ulong va, ref ulong keptWord, ref ulong flushWord, ref TPages pages)
+        where TPages : struct, IKeptPages
     {
-        // Only the unusual entries are recorded, so the usual one costs a load, a test and a store.
+        var sink = pages; // a local copy: its fields stay in registers
         ulong named = bits, skipped = 0, others = 0, clean = 0;
         for (; bits != 0; bits &= bits - 1)
         {
@@ -150,26 +156,12 @@ internal static unsafe class ScanScalar
             at[b] = LinuxPte.MkUffdWp(e);
             if ((e & (Pte.Writable | Pte.Dirty)) == 0)
                 clean |= 1UL << (int)b;
+            sink.Kept(va + (b << 12));
         }
+        pages = sink;
         keptWord = named & ~skipped;
         flushWord |= keptWord & ~clean;
         return others;
-    }
-
-    /// <summary>
-    /// <see cref="ApplyWord{TMode}"/> for dirty tracking's request (<see cref="WordRule.WrittenOnly"/>
-    /// in exclusive tables without soft-dirty): keep the written pages and protect them. The
-    /// params skip categories (the request reports every kept page alike).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong WrittenAt(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord)
-    {
-        Debug.Assert(p.SkipCategories, "no categories to write");
-        ulong kept = 0;
-        ulong others = WrittenWord(at, bits, ref kept, ref flushWord);
-        if (others != 0)
-            kept |= Others<ExclusiveTables>(at, others, p, null, ref flushWord);
-        return kept;
     }
 
     /// <summary>
@@ -177,7 +169,7 @@ internal static unsafe class ScanScalar
     /// its registers for the usual entry.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static ulong Others<TMode>(ulong* at, ulong others, in ScanParams p, ushort* categories, ref ulong flushWord)
+    public static ulong Others<TMode>(ulong* at, ulong others, in ScanParams p, ushort* categories, ref ulong flushWord)
         where TMode : struct, ITableWriteMode
     {
         Span<ulong> kept = stackalloc ulong[1], flush = stackalloc ulong[1];
@@ -220,4 +212,17 @@ internal static unsafe class ScanScalar
             return 1;
         }
     }
+}
+
+/// <summary>Takes the pages a kernel keeps, one at a time in address order, as it keeps them.</summary>
+internal interface IKeptPages
+{
+    void Kept(ulong va);
+}
+
+/// <summary>For callers that want only the kept bits.</summary>
+internal struct NoPages : IKeptPages
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void Kept(ulong va) { }
 }

@@ -183,19 +183,19 @@ internal unsafe struct ScanOp : ILeafOp
         long found = _out->Found;
         int first = -1, last = -1;
         if (rule.Populated && rule.WrittenOnly)
-            Words(entries, unread, va, _p, _uniformReport, ref *_out, ref first, ref last, new WrittenWords());
+            WrittenWords(entries, unread, va, _p, _uniformReport, _out, ref first, ref last);
         else
-            Words(entries, unread, va, _p, _uniformReport, ref *_out, ref first, ref last, new RuleWords<TMode>(rule));
+            Words<TMode>(entries, unread, va, _p, rule, _uniformReport, ref *_out, ref first, ref last);
         if (first >= 0)
             _flush.Add(va + ((ulong)first << 12), va + ((ulong)(last + 1) << 12));
         return _out->Found - found;
     }
 
-    /// <summary><see cref="SparseRuns{TMode}"/>'s loop, its own method per word kernel: its state stays in registers.</summary>
+    /// <summary><see cref="SparseRuns{TMode}"/>'s loop for any request: its own method, so its state stays in registers.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Words<TWords>(ulong* entries, Span<ulong> unread, ulong va, in ScanParams p, PageCategories report,
-        ref ScanOutput outputRef, ref int first, ref int last, TWords kernel)
-        where TWords : struct, IWordKernel
+    private static void Words<TMode>(ulong* entries, Span<ulong> unread, ulong va, in ScanParams p, in ScanScalar.WordRule rule,
+        PageCategories report, ref ScanOutput outputRef, ref int first, ref int last)
+        where TMode : struct, ITableWriteMode
     {
         var output = outputRef;
         int f = -1, l = -1;
@@ -205,39 +205,63 @@ internal unsafe struct ScanOp : ILeafOp
             if (bits == 0)
                 continue;
             ulong flushWord = 0;
-            ulong kept = kernel.Apply(entries + (w << 6), bits, p, ref flushWord);
+            ulong kept = ScanScalar.ApplyWord<TMode>(entries + (w << 6), bits, p, rule, null, ref flushWord);
             output.OutputRuns(kept, va + ((ulong)w << 18), report);
-            if (flushWord != 0)
-            {
-                if (f < 0)
-                    f = (w << 6) + BitOperations.TrailingZeroCount(flushWord);
-                l = (w << 6) + 63 - BitOperations.LeadingZeroCount(flushWord);
-            }
+            Flushed(w, flushWord, ref f, ref l);
         }
         outputRef = output;
         first = f;
         last = l;
     }
 
-    /// <summary>The rule at one word's named entries: returns the kept ones, adds the flushes owed.</summary>
-    private interface IWordKernel
+    /// <summary>
+    /// <see cref="SparseRuns{TMode}"/>'s loop for dirty tracking's request in exclusive tables
+    /// without soft-dirty: <see cref="ScanScalar.WrittenWord{TPages}"/> stores each written
+    /// page's region as it protects it (one loop per word, not one more for its runs, whose exit
+    /// mispredicts once a word). The rare entry the rule keeps among the others (a swap entry,
+    /// a marker) comes after the word's pages, so the word's regions are made again in order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void WrittenWords(ulong* entries, Span<ulong> unread, ulong va, in ScanParams p, PageCategories report,
+        ScanOutput* output, ref int first, ref int last)
     {
-        ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord);
+        var pages = output->BeginAppend(report);
+        long found = 0;
+        int f = -1, l = -1;
+        for (int w = 0; w < unread.Length; w++)
+        {
+            ulong bits = unread[w];
+            if (bits == 0)
+                continue;
+            ulong* at = entries + (w << 6);
+            ulong wordVa = va + ((ulong)w << 18), kept = 0, flushWord = 0;
+            var before = pages;
+            ulong others = ScanScalar.WrittenWord(at, bits, wordVa, ref kept, ref flushWord, ref pages);
+            ulong more = others != 0 ? ScanScalar.Others<ExclusiveTables>(at, others, p, null, ref flushWord) : 0;
+            if (more != 0)
+            {
+                kept |= more;
+                pages = before; // its slot may hold the open region extended by this word's bit 0, which comes first again
+                for (ulong k = kept; k != 0; k &= k - 1)
+                    pages.Kept(wordVa + (ulong.TrailingZeroCount(k) << 12));
+            }
+            found += BitOperations.PopCount(kept);
+            Flushed(w, flushWord, ref f, ref l);
+        }
+        output->EndAppend(pages, found);
+        first = f;
+        last = l;
     }
 
-    /// <summary>Dirty tracking's request in exclusive tables without soft-dirty (<see cref="ScanScalar.WrittenAt"/>).</summary>
-    private readonly struct WrittenWords : IWordKernel
+    /// <summary>The first and last page of a run that owe a flush, word by word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Flushed(int w, ulong flushWord, ref int first, ref int last)
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord) => ScanScalar.WrittenAt(at, bits, p, ref flushWord);
-    }
-
-    /// <summary>Any other request (<see cref="ScanScalar.ApplyWord{TMode}"/>).</summary>
-    private readonly struct RuleWords<TMode>(ScanScalar.WordRule rule) : IWordKernel
-        where TMode : struct, ITableWriteMode
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public ulong Apply(ulong* at, ulong bits, in ScanParams p, ref ulong flushWord) => ScanScalar.ApplyWord<TMode>(at, bits, p, rule, null, ref flushWord);
+        if (flushWord == 0)
+            return;
+        if (first < 0)
+            first = (w << 6) + BitOperations.TrailingZeroCount(flushWord);
+        last = (w << 6) + 63 - BitOperations.LeadingZeroCount(flushWord);
     }
 
     /// <summary>A run that now holds no WRITTEN page (see <see cref="UnwrittenPages.KeepsExactlyWritten"/>).</summary>

@@ -130,6 +130,33 @@ internal unsafe struct ScanOutput
         _curEnd = end;
     }
 
+    /// <summary>
+    /// Starts outputting kept pages one at a time, all of <paramref name="categories"/>, when
+    /// <see cref="CannotStopWithin"/> held for them: the open region goes into the buffer now
+    /// (where <see cref="Finish"/> would put it), so each page can store its region as it comes.
+    /// </summary>
+    public readonly RegionAppender BeginAppend(PageCategories categories)
+    {
+        PageRegion* slot = _regions + _closed;
+        if (_curEnd == _curStart)
+            return new RegionAppender(slot - 1, 0, RegionAppender.NoOpenEnd, categories); // the first page opens the next free slot
+        *slot = new PageRegion(_curStart, _curEnd, _curCategories);
+        // A page of other categories cannot merge: it closes the open region.
+        return new RegionAppender(slot, _curStart, _curCategories == categories ? _curEnd : RegionAppender.NoOpenEnd, categories);
+    }
+
+    /// <summary>Ends <see cref="BeginAppend"/>: the appender's last region is the open one.</summary>
+    public void EndAppend(in RegionAppender appender, long pages)
+    {
+        if (appender.End == RegionAppender.NoOpenEnd)
+            return; // nothing appended
+        Found += pages;
+        _closed = (int)(appender.Slot - _regions);
+        _curStart = appender.Start;
+        _curEnd = appender.End;
+        _curCategories = appender.Categories;
+    }
+
     /// <summary>pagemap_scan_push_range: merge into the open region or close it and open the next.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool Push(PageCategories categories, ulong addr, ulong end)
@@ -166,5 +193,32 @@ internal unsafe struct ScanOutput
             _curStart = _curEnd = 0;
         Found -= (long)((end - addr) >> 12);
         Stopped = false;
+    }
+}
+
+/// <summary>
+/// <see cref="ScanOutput.BeginAppend"/>'s pages, one at a time in address order: a page at the
+/// open region's end extends it, any other opens the next slot; either way the open region is
+/// stored at once, without a branch (the JIT keeps branches in loops, and which way this one
+/// goes is as random as the written pages).
+/// </summary>
+internal unsafe struct RegionAppender(PageRegion* slot, ulong start, ulong end, PageCategories categories) : IKeptPages
+{
+    /// <summary>An end no page address equals: the next page opens a region.</summary>
+    public const ulong NoOpenEnd = ulong.MaxValue;
+
+    public PageRegion* Slot = slot;
+    public ulong Start = start, End = end;
+    public readonly PageCategories Categories = categories;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Kept(ulong va)
+    {
+        ulong merges = va == End ? 1UL : 0;
+        Slot += (nint)(merges ^ 1);
+        ulong keep = 0 - merges;
+        Start = (Start & keep) | (va & ~keep);
+        End = va + 4096;
+        *Slot = new PageRegion(Start, End, Categories);
     }
 }

@@ -170,6 +170,38 @@ public class UnwrittenPagesTests
     }
 
     /// <summary>
+    /// A rescan's pages merge into the region open before their table only when they report
+    /// the same: a written THP reports HUGE (at PMD level), the written page right after it, in
+    /// a PTE table the record knows, does not, so they are two regions.
+    /// </summary>
+    [Fact]
+    public void ARescansPageDoesNotMergeWithTheHugePageBeforeIt()
+    {
+        const ulong Start = 0x7E30_0000_0000, Length = 3UL << 20; // a THP, then 1 MiB in a PTE table
+        ulong tail = Start + (2UL << 20), end = Start + Length;
+        var request = new PagemapScanRequest(Mask: PageCategories.Written, Return: PageCategories.Written | PageCategories.Huge, WriteProtectMatching: true);
+        var flush = new FlushPlan();
+        var regions = new PageRegion[16];
+        var reports = new List<PageRegion[]>();
+        foreach (bool remember in new[] { true, false })
+        {
+            using var m = new MemoryModel(UffdFeatures.WpAsync) { RemembersUnwrittenPages = remember };
+            m.Map(Start, Length, Backing.Anon, MemoryProtection.ReadWrite, hugePageHint: true);
+            m.RegisterWriteProtect(Start, Length, new FlushPlan());
+            for (ulong va = Start; va < end; va += 4096)
+                m.Access(va, write: true, flush);
+            m.Scan(tail, end, request, regions, flush); // the PTE table only: the record learns it, the THP stays written
+            m.Access(tail, write: true, flush);
+            var again = m.Scan(Start, end, request, regions, flush);
+            reports.Add(regions[..again.RegionCount]);
+        }
+        Assert.Equal(reports[1], reports[0]);
+        Assert.Equal(
+            [new PageRegion(Start, tail, PageCategories.Written | PageCategories.Huge), new PageRegion(tail, tail + 4096, PageCategories.Written)],
+            reports[0]);
+    }
+
+    /// <summary>
     /// A rescan reads, of a table it knows, only the pages changed since: an entry made written
     /// behind the model's back (which the model's documentation forbids) beside a page a fault
     /// wrote is not seen, where a model without the record reads the whole table and sees both.
