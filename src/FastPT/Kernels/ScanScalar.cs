@@ -135,7 +135,9 @@ internal static unsafe class ScanScalar
     /// moved to saved-dirty) and handed to <paramref name="pages"/> (the page at
     /// <paramref name="va"/> + i pages for bit i), and only RW and D, where set, owe a flush.
     /// Only the unusual entries are recorded, so the usual one costs a load, a test, a store and
-    /// its page. Returns the bits of the entries for the rule (<see cref="Others{TMode}"/>).
+    /// its page. Returns the bits of the entries for the rule (<see cref="Others{TMode}"/>);
+    /// when there are any, <paramref name="pages"/> is left as it was, so that the caller can
+    /// hand it the word's kept pages again in address order with those the rule keeps.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // a leaf: its state stays in registers
     public static ulong WrittenWord<TPages>(ulong* at, ulong bits, ulong va, ref ulong keptWord, ref ulong flushWord, ref TPages pages)
@@ -158,7 +160,8 @@ internal static unsafe class ScanScalar
                 clean |= 1UL << (int)b;
             sink.Kept(va + (b << 12));
         }
-        pages = sink;
+        if (others == 0)
+            pages = sink;
         keptWord = named & ~skipped;
         flushWord |= keptWord & ~clean;
         return others;

@@ -218,8 +218,8 @@ internal unsafe struct ScanOp : ILeafOp
     /// <see cref="SparseRuns{TMode}"/>'s loop for dirty tracking's request in exclusive tables
     /// without soft-dirty: <see cref="ScanScalar.WrittenWord{TPages}"/> stores each written
     /// page's region as it protects it (one loop per word, not one more for its runs, whose exit
-    /// mispredicts once a word). The rare entry the rule keeps among the others (a swap entry,
-    /// a marker) comes after the word's pages, so the word's regions are made again in order.
+    /// mispredicts once a word). A word with entries for the rule (a swap entry, a marker) has
+    /// its regions made again, in order with the pages the rule keeps.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void WrittenWords(ulong* entries, Span<ulong> unread, ulong va, in ScanParams p, PageCategories report,
@@ -235,13 +235,11 @@ internal unsafe struct ScanOp : ILeafOp
                 continue;
             ulong* at = entries + (w << 6);
             ulong wordVa = va + ((ulong)w << 18), kept = 0, flushWord = 0;
-            var before = pages;
             ulong others = ScanScalar.WrittenWord(at, bits, wordVa, ref kept, ref flushWord, ref pages);
-            ulong more = others != 0 ? ScanScalar.Others<ExclusiveTables>(at, others, p, null, ref flushWord) : 0;
-            if (more != 0)
+            if (others != 0)
             {
-                kept |= more;
-                pages = before; // its slot may hold the open region extended by this word's bit 0, which comes first again
+                // Rare: `pages` is as it was before this word; its pages again, in order with those the rule keeps.
+                kept |= ScanScalar.Others<ExclusiveTables>(at, others, p, null, ref flushWord);
                 for (ulong k = kept; k != 0; k &= k - 1)
                     pages.Kept(wordVa + (ulong.TrailingZeroCount(k) << 12));
             }
