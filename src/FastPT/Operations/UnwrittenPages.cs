@@ -79,7 +79,11 @@ internal sealed class UnwrittenPages
             _tables.Add(va >> Shift, slot = NewSlot());
             _tableOf[slot] = (va >> Shift) + 1;
         }
-        KernelBits.SetRange(_bits.AsSpan(slot * Words, Words), (int)((va >> 12) & 511), (int)((va >> 12) & 511) + pages);
+        var known = _bits.AsSpan(slot * Words, Words);
+        if (pages == 512)
+            known.Fill(ulong.MaxValue); // a whole table: a rescan's usual run
+        else
+            KernelBits.SetRange(known, (int)((va >> 12) & 511), (int)((va >> 12) & 511) + pages);
     }
 
     /// <summary>The entries mapping [start, end) may change.</summary>
