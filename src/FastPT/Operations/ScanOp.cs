@@ -173,8 +173,8 @@ internal unsafe struct ScanOp : ILeafOp
     /// <summary>
     /// A sparse run whose kept pages all report alike and that cannot stop (<c>Run</c>'s
     /// common case on a rescan): the rule at the entries to read, word by word, each word's
-    /// kept pages output as its runs at once, and one flush range from the first page that owes
-    /// one to the last (as <see cref="Coarsen"/>). Returns the pages kept.
+    /// kept pages output at once, and one flush range from the first page that owes one to the
+    /// last (as <see cref="Coarsen"/>). Returns the pages kept.
     /// </summary>
     private readonly long SparseRuns<TMode>(ulong* entries, Span<ulong> unread, ulong va)
         where TMode : struct, ITableWriteMode
@@ -251,7 +251,7 @@ internal unsafe struct ScanOp : ILeafOp
         last = l;
     }
 
-    /// <summary>The first and last page of a run that owe a flush, word by word.</summary>
+    /// <summary>The first and last page of a run that owe a flush, word by word (its sparse loops and <see cref="Coarsen"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Flushed(int w, ulong flushWord, ref int first, ref int last)
     {
@@ -321,13 +321,7 @@ internal unsafe struct ScanOp : ILeafOp
     {
         int first = -1, last = -1;
         for (int w = 0; w < flush.Length; w++)
-        {
-            if (flush[w] == 0)
-                continue;
-            if (first < 0)
-                first = (w << 6) + BitOperations.TrailingZeroCount(flush[w]);
-            last = (w << 6) + 63 - BitOperations.LeadingZeroCount(flush[w]);
-        }
+            Flushed(w, flush[w], ref first, ref last);
         if (first >= 0 && last > first)
             KernelBits.SetRange(flush, first, last + 1);
     }
