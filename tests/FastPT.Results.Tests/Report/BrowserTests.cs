@@ -77,6 +77,7 @@ public sealed class BrowserTests(ITestOutputHelper output)
         Assert.True(new FileInfo(shot).Length > 10_000, "the screenshot is empty");
         output.WriteLine($"screenshot: {shot}");
         Assert.Empty(errors);
+        await browser.CloseAsync(); // chromium writes its profile until it has exited
         Directory.Delete(dir, recursive: true);
     }
 }
